@@ -1,0 +1,3 @@
+module github.com/rampart-edge/rampart/controlsvc/api
+
+go 1.26
