@@ -1,0 +1,173 @@
+// Package accesslog writes one JSON line per request into a buffer that is
+// flushed periodically and on Close, so the request path never waits on a
+// disk write. Lines are encoded by hand: on a proxy doing tens of thousands
+// of requests per second, log/slog's generic encoder cost about a tenth of
+// the CPU. The keys are stable (dashboards and incident queries use them).
+package accesslog
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Entry is one request's record.
+type Entry struct {
+	Time           time.Time
+	ReqID          string
+	Site           string
+	Method         string
+	Path           string
+	Proto          string
+	TLSVersion     string
+	ClientIP       string
+	Status         int
+	UpstreamStatus int
+	Action         string
+	Origin         string
+	BytesIn        int64
+	BytesOut       int64
+	Duration       time.Duration
+	OriginDuration time.Duration
+	Err            string
+}
+
+// Logger writes entries as JSON lines.
+type Logger struct {
+	mu     sync.Mutex
+	buf    *bufio.Writer
+	region string
+	node   string
+	pool   sync.Pool
+}
+
+// New returns a logger writing to out; region and node are added to every line.
+func New(out io.Writer, region, node string) *Logger {
+	l := &Logger{buf: bufio.NewWriterSize(out, 64<<10), region: region, node: node}
+	l.pool.New = func() any { b := make([]byte, 0, 1024); return &b }
+	return l
+}
+
+// Log writes e.
+func (l *Logger) Log(e *Entry) {
+	bp := l.pool.Get().(*[]byte)
+	b := AppendJSON((*bp)[:0], e, l.region, l.node)
+	l.mu.Lock()
+	l.buf.Write(b)
+	l.mu.Unlock()
+	*bp = b
+	l.pool.Put(bp)
+}
+
+// AppendJSON appends e as one JSON line.
+func AppendJSON(b []byte, e *Entry, region, node string) []byte {
+	b = append(b, `{"time":"`...)
+	b = e.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = appendStr(b, `","req_id":`, e.ReqID)
+	b = appendStr(b, `,"site":`, e.Site)
+	b = appendStr(b, `,"method":`, e.Method)
+	b = appendStr(b, `,"path":`, e.Path)
+	b = appendStr(b, `,"proto":`, e.Proto)
+	b = appendStr(b, `,"tls":`, e.TLSVersion)
+	b = appendStr(b, `,"client_ip":`, e.ClientIP)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(e.Status), 10)
+	b = append(b, `,"upstream_status":`...)
+	b = strconv.AppendInt(b, int64(e.UpstreamStatus), 10)
+	b = appendStr(b, `,"action":`, e.Action)
+	b = appendStr(b, `,"origin":`, e.Origin)
+	b = append(b, `,"bytes_in":`...)
+	b = strconv.AppendInt(b, e.BytesIn, 10)
+	b = append(b, `,"bytes_out":`...)
+	b = strconv.AppendInt(b, e.BytesOut, 10)
+	b = append(b, `,"duration_ms":`...)
+	b = strconv.AppendFloat(b, float64(e.Duration.Microseconds())/1000, 'f', -1, 64)
+	b = append(b, `,"origin_ms":`...)
+	b = strconv.AppendFloat(b, float64(e.OriginDuration.Microseconds())/1000, 'f', -1, 64)
+	b = appendStr(b, `,"region":`, region)
+	b = appendStr(b, `,"node":`, node)
+	if e.Err != "" {
+		b = appendStr(b, `,"error":`, e.Err)
+	}
+	return append(b, "}\n"...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendStr appends key (already JSON) and s as a JSON string, escaping
+// quotes, backslashes, control characters and invalid UTF-8, and the HTML
+// characters <, > and & so a line is safe to show in a page.
+func appendStr(b []byte, key, s string) []byte {
+	b = append(b, key...)
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// Flush writes buffered lines out.
+func (l *Logger) Flush() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Flush()
+}
+
+// Run flushes every interval until ctx is done, then flushes once more.
+func (l *Logger) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			l.Flush()
+			return
+		case <-t.C:
+			l.Flush()
+		}
+	}
+}

@@ -1,0 +1,357 @@
+// Package edgeagent wires the edge node together: the catalog and its NATS
+// sync, TLS termination, the proxy, the access log, heartbeats and the admin
+// listener. Each piece lives in its own package; this one only assembles and
+// runs them.
+package edgeagent
+
+import (
+	"context"
+	"crypto/ecdh"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rampart-edge/rampart/controlsvc/api"
+	"github.com/rampart-edge/rampart/edgeagent/accesslog"
+	"github.com/rampart-edge/rampart/edgeagent/catalog"
+	"github.com/rampart-edge/rampart/edgeagent/heartbeat"
+	"github.com/rampart-edge/rampart/edgeagent/kvsync"
+	"github.com/rampart-edge/rampart/edgeagent/proxy"
+	"github.com/rampart-edge/rampart/edgeagent/tlsedge"
+)
+
+// Agent is one edge node.
+type Agent struct {
+	cfg     Config
+	log     *slog.Logger
+	cat     *catalog.Catalog
+	handler *proxy.Handler
+	alog    *accesslog.Logger
+	logFile io.Closer
+
+	mu        sync.Mutex
+	nc        *nats.Conn
+	syncer    *kvsync.Syncer
+	servers   []*http.Server
+	addrs     map[string]string
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	startedAt time.Time
+}
+
+// New checks cfg and builds the agent; Start runs it.
+func New(cfg Config, log *slog.Logger) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("edge config: %w", err)
+	}
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval = Duration(2 * time.Second)
+	}
+	if cfg.StaticFile != "" {
+		// A static file is the operator's own configuration, not customer
+		// input: its origins may be local.
+		cfg.AllowPrivateOrigins = true
+	}
+	if cfg.NATS.APIPrefix == "" {
+		cfg.NATS.APIPrefix = api.EdgeJSAPIPrefix
+	}
+	var sealKey *ecdh.PrivateKey
+	if cfg.SealKey != "" {
+		k, err := api.ParseSealKey(cfg.SealKey)
+		if err != nil {
+			return nil, fmt.Errorf("edge config: seal_key: %w", err)
+		}
+		sealKey = k
+	}
+	var store *catalog.DiskStore
+	if cfg.DataDir != "" && cfg.StaticFile == "" {
+		store = catalog.NewDiskStore(filepath.Join(cfg.DataDir, "snapshot.json"), log)
+	}
+	a := &Agent{cfg: cfg, log: log, cat: catalog.New(sealKey, store), addrs: map[string]string{}}
+	switch cfg.AccessLog {
+	case "":
+	case "-":
+		a.alog = accesslog.New(os.Stdout, cfg.Region, cfg.Node)
+	default:
+		f, err := os.OpenFile(cfg.AccessLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+		if err != nil {
+			return nil, fmt.Errorf("edge config: access_log: %w", err)
+		}
+		a.logFile = f
+		a.alog = accesslog.New(f, cfg.Region, cfg.Node)
+	}
+	a.handler = proxy.New(proxy.Config{Catalog: a.cat, Log: a.alog, AllowPrivateOrigins: cfg.AllowPrivateOrigins})
+	return a, nil
+}
+
+// Catalog exposes the agent's catalog (read-only use).
+func (a *Agent) Catalog() *catalog.Catalog { return a.cat }
+
+// Addr returns the bound address of "http", "https" or "admin".
+func (a *Agent) Addr(name string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.addrs[name]
+}
+
+// Start loads the catalog (static file, or disk snapshot then NATS), opens
+// the listeners and serves in the background. It returns once every
+// listener is bound. NATS being unreachable is not an error: the agent
+// serves its snapshot and keeps reconnecting.
+func (a *Agent) Start(ctx context.Context) error {
+	a.startedAt = time.Now()
+	if a.cfg.StaticFile != "" {
+		if err := a.cat.LoadStatic(a.cfg.StaticFile); err != nil {
+			return err
+		}
+	} else {
+		savedAt, errs, err := a.cat.LoadDisk()
+		switch {
+		case errors.Is(err, catalog.ErrNoSnapshot):
+			a.log.Info("no snapshot on disk; waiting for NATS")
+		case err != nil:
+			a.log.Error("snapshot unreadable; waiting for NATS", "err", err)
+		default:
+			sites, certs := a.cat.Load().Len()
+			a.log.Info("serving from snapshot", "saved_at", savedAt, "sites", sites, "certs", certs)
+		}
+		for _, e := range errs {
+			a.log.Error("snapshot entry rejected", "err", e)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	a.cancel = cancel
+	if err := a.listen(); err != nil {
+		cancel()
+		a.shutdownServers(context.Background())
+		return err
+	}
+	if a.alog != nil {
+		a.goRun(func() { a.alog.Run(ctx, time.Second) })
+	}
+	if a.cfg.StaticFile == "" {
+		if err := a.connectNATS(ctx); err != nil {
+			cancel()
+			a.shutdownServers(context.Background())
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *Agent) goRun(f func()) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		f()
+	}()
+}
+
+func (a *Agent) listen() error {
+	tlsCfg := tlsedge.Config(a.cat)
+	type srv struct {
+		name, addr string
+		h          http.Handler
+		tls        bool
+	}
+	all := []srv{
+		{"http", a.cfg.HTTPAddr, a.handler, false},
+		{"https", a.cfg.HTTPSAddr, a.handler, true},
+		{"admin", a.cfg.AdminAddr, a.adminHandler(), false},
+	}
+	for _, s := range all {
+		if s.addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", s.addr)
+		if err != nil {
+			return fmt.Errorf("listen %s %s: %w", s.name, s.addr, err)
+		}
+		hs := &http.Server{
+			Handler:           s.h,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+		}
+		a.mu.Lock()
+		a.addrs[s.name] = ln.Addr().String()
+		a.servers = append(a.servers, hs)
+		a.mu.Unlock()
+		if s.tls {
+			hs.TLSConfig = tlsCfg
+			a.goRun(func() { serveErr(a.log, s.name, hs.ServeTLS(ln, "", "")) })
+		} else {
+			a.goRun(func() { serveErr(a.log, s.name, hs.Serve(ln)) })
+		}
+		a.log.Info("listening", "listener", s.name, "addr", ln.Addr().String())
+	}
+	return nil
+}
+
+func serveErr(log *slog.Logger, name string, err error) {
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("serve", "listener", name, "err", err)
+	}
+}
+
+func (a *Agent) connectNATS(ctx context.Context) error {
+	opts := []nats.Option{
+		nats.Name("edgeagent " + a.cfg.Region + "/" + a.cfg.Node),
+		nats.UserInfo(a.cfg.NATS.User, a.cfg.NATS.Password),
+		nats.CustomInboxPrefix(api.EdgeInboxPrefix),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(500 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { a.log.Warn("nats disconnected", "err", err) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { a.log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted()) }),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { a.log.Error("nats", "err", err) }),
+	}
+	nc, err := nats.Connect(joinURLs(a.cfg.NATS.URLs), opts...)
+	if err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
+	prefix := a.cfg.NATS.APIPrefix
+	if prefix == "none" {
+		prefix = ""
+	}
+	syncer := kvsync.New(kvsync.Config{Conn: nc, Region: a.cfg.Region, Catalog: a.cat, Log: a.log, APIPrefix: prefix})
+	a.mu.Lock()
+	a.nc, a.syncer = nc, syncer
+	a.mu.Unlock()
+	a.goRun(func() { syncer.Run(ctx) })
+	a.goRun(func() {
+		heartbeat.Run(ctx, nc, a.cfg.Region, a.cfg.Node, time.Duration(a.cfg.HeartbeatInterval), a.heartbeat, a.log)
+	})
+	return nil
+}
+
+func joinURLs(urls []string) string {
+	out := ""
+	for i, u := range urls {
+		if i > 0 {
+			out += ","
+		}
+		out += u
+	}
+	return out
+}
+
+func (a *Agent) heartbeat() api.Heartbeat {
+	sites, certs := a.cat.Load().Len()
+	return api.Heartbeat{
+		Version:   a.cfg.Version,
+		Healthy:   a.cat.Loaded(),
+		Sites:     sites,
+		Certs:     certs,
+		InFlight:  a.handler.InFlight(),
+		Requests:  a.handler.Requests(),
+		HTTPSAddr: a.Addr("https"),
+		HTTPAddr:  a.Addr("http"),
+	}
+}
+
+// Status is what /healthz reports.
+type Status struct {
+	Healthy  bool   `json:"healthy"`
+	Region   string `json:"region,omitempty"`
+	Node     string `json:"node,omitempty"`
+	Sites    int    `json:"sites"`
+	Certs    int    `json:"certs"`
+	NATS     bool   `json:"nats"`
+	Synced   bool   `json:"synced"`
+	InFlight int64  `json:"in_flight"`
+	Version  string `json:"version,omitempty"`
+}
+
+// Status reports the agent's health.
+func (a *Agent) Status() Status {
+	sites, certs := a.cat.Load().Len()
+	st := Status{Healthy: a.cat.Loaded(), Region: a.cfg.Region, Node: a.cfg.Node, Sites: sites, Certs: certs,
+		InFlight: a.handler.InFlight(), Version: a.cfg.Version}
+	a.mu.Lock()
+	if a.nc != nil {
+		st.NATS = a.nc.IsConnected()
+	}
+	if a.syncer != nil {
+		st.Synced = a.syncer.Synced()
+	}
+	a.mu.Unlock()
+	return st
+}
+
+func (a *Agent) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	status := func(w http.ResponseWriter, _ *http.Request) {
+		st := a.Status()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if !st.Healthy {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		json.NewEncoder(w).Encode(st)
+	}
+	mux.HandleFunc("GET /healthz", status)
+	mux.HandleFunc("GET /readyz", status)
+	if a.cfg.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
+	return mux
+}
+
+// Close stops serving (letting in-flight requests finish, up to a limit),
+// stops the NATS sync and flushes the access log.
+func (a *Agent) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a.shutdownServers(ctx)
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.mu.Lock()
+	nc := a.nc
+	a.mu.Unlock()
+	if nc != nil {
+		nc.Close()
+	}
+	a.wg.Wait()
+	a.handler.Close()
+	var err error
+	if a.alog != nil {
+		err = a.alog.Flush()
+	}
+	if a.logFile != nil {
+		err = errors.Join(err, a.logFile.Close())
+	}
+	return err
+}
+
+func (a *Agent) shutdownServers(ctx context.Context) {
+	a.mu.Lock()
+	servers := a.servers
+	a.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Shutdown(ctx); err != nil {
+				s.Close()
+			}
+		}()
+	}
+	wg.Wait()
+}

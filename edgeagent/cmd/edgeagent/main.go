@@ -1,0 +1,103 @@
+// Command edgeagent runs one edge node. Configuration comes from a JSON file
+// (-config) and/or flags; flags override the file.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/rampart-edge/rampart/controlsvc/api"
+	"github.com/rampart-edge/rampart/edgeagent"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if err := run(log); err != nil {
+		log.Error("edgeagent", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger) error {
+	var (
+		configPath = flag.String("config", "", "JSON configuration file")
+		static     = flag.String("static", "", "serve sites and certificates from this file instead of NATS")
+		httpAddr   = flag.String("http", "", "plain HTTP listen address")
+		httpsAddr  = flag.String("https", "", "HTTPS listen address")
+		adminAddr  = flag.String("admin", "", "admin listen address (/healthz)")
+		accessLog  = flag.String("access-log", "", "access log: a path, or - for stdout")
+		region     = flag.String("region", "", "region name")
+		node       = flag.String("node", "", "node name")
+		dataDir    = flag.String("data-dir", "", "directory for the last-known-good snapshot")
+		natsURLs   = flag.String("nats", "", "comma-separated NATS URLs of this region")
+		natsUser   = flag.String("nats-user", "", "NATS user (password from RAMPART_NATS_PASSWORD)")
+		sealFile   = flag.String("seal-key-file", "", "file holding the base64 X25519 seal key")
+		pprofOn    = flag.Bool("pprof", false, "serve /debug/pprof on the admin listener")
+		private    = flag.Bool("allow-private-origins", false, "let origins resolve to loopback/private addresses")
+	)
+	flag.Parse()
+	var cfg edgeagent.Config
+	if *configPath != "" {
+		data, err := os.ReadFile(*configPath)
+		if err != nil {
+			return err
+		}
+		if err := api.DecodeStrict(data, 1<<20, &cfg); err != nil {
+			return fmt.Errorf("config %s: %w", *configPath, err)
+		}
+	}
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&cfg.StaticFile, *static)
+	set(&cfg.HTTPAddr, *httpAddr)
+	set(&cfg.HTTPSAddr, *httpsAddr)
+	set(&cfg.AdminAddr, *adminAddr)
+	set(&cfg.AccessLog, *accessLog)
+	set(&cfg.Region, *region)
+	set(&cfg.Node, *node)
+	set(&cfg.DataDir, *dataDir)
+	set(&cfg.NATS.User, *natsUser)
+	set(&cfg.NATS.Password, os.Getenv("RAMPART_NATS_PASSWORD"))
+	if *natsURLs != "" {
+		cfg.NATS.URLs = strings.Split(*natsURLs, ",")
+	}
+	if *sealFile != "" {
+		b, err := os.ReadFile(*sealFile)
+		if err != nil {
+			return err
+		}
+		cfg.SealKey = strings.TrimSpace(string(b))
+	}
+	if *pprofOn {
+		cfg.Pprof = true
+	}
+	if *private {
+		cfg.AllowPrivateOrigins = true
+	}
+	cfg.Version = version
+
+	a, err := edgeagent.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := a.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	return a.Close()
+}

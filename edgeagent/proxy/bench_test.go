@@ -1,0 +1,73 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// BenchmarkProxy measures the plain proxy path end to end over loopback:
+// client → edge → origin, 1 KB responses, keep-alive on both sides. The
+// naive variant is httputil.ReverseProxy with a default-tuned Transport, for
+// comparison.
+func BenchmarkProxy(b *testing.B) {
+	body := strings.Repeat("x", 1024)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, body)
+	}))
+	defer origin.Close()
+
+	b.Run("edge", func(b *testing.B) {
+		e := newEdge(&testing.T{}, site("bench.test", origin.URL))
+		e.log = nil
+		e.h.cfg.Log = nil
+		runProxyBench(b, e.srv.URL, len(body))
+		e.srv.Close()
+		e.h.Close()
+	})
+	b.Run("edge+accesslog", func(b *testing.B) {
+		e := newEdge(&testing.T{}, site("bench.test", origin.URL))
+		runProxyBench(b, e.srv.URL, len(body))
+		e.srv.Close()
+		e.h.Close()
+	})
+	b.Run("naive-reverseproxy", func(b *testing.B) {
+		u, _ := url.Parse(origin.URL)
+		rp := httputil.NewSingleHostReverseProxy(u)
+		srv := httptest.NewServer(rp)
+		defer srv.Close()
+		runProxyBench(b, srv.URL, len(body))
+	})
+}
+
+func runProxyBench(b *testing.B, target string, want int) {
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		buf := make([]byte, 4096)
+		for pb.Next() {
+			req, _ := http.NewRequest("GET", target+"/", nil)
+			req.Host = "bench.test"
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			n, _ := io.ReadFull(resp.Body, buf[:want])
+			resp.Body.Close()
+			if resp.StatusCode != 200 || n != want {
+				b.Errorf("status %d, %d bytes", resp.StatusCode, n)
+				return
+			}
+		}
+	})
+}

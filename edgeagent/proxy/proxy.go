@@ -1,0 +1,445 @@
+// Package proxy is the edge's request path: it finds the site by Host,
+// applies the site's HTTP policy and redirects, and forwards the request to
+// the site's origin, writing one access-log entry per request.
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rampart-edge/rampart/controlsvc/api"
+	"github.com/rampart-edge/rampart/edgeagent/accesslog"
+	"github.com/rampart-edge/rampart/edgeagent/catalog"
+)
+
+// Config configures the request path.
+type Config struct {
+	Catalog *catalog.Catalog
+	Log     *accesslog.Logger
+	// AllowPrivateOrigins lets origins resolve to loopback and private
+	// addresses (the lab). Off in production, so a site cannot point the edge
+	// at its own admin port or the mesh.
+	AllowPrivateOrigins   bool
+	DialTimeout           time.Duration
+	ResponseHeaderTimeout time.Duration
+	// OriginClientCert is presented to https origins (mTLS origin pull).
+	OriginClientCert *tls.Certificate
+}
+
+// Handler serves client requests.
+type Handler struct {
+	cfg        Config
+	pools      pools
+	transports transports // for protocol upgrades only
+	inFlight   atomic.Int64
+	requests   atomic.Uint64
+}
+
+// New returns a handler.
+func New(cfg Config) *Handler {
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 5 * time.Second
+	}
+	if cfg.ResponseHeaderTimeout == 0 {
+		cfg.ResponseHeaderTimeout = 60 * time.Second
+	}
+	return &Handler{cfg: cfg, pools: pools{cfg: cfg}, transports: transports{cfg: cfg}}
+}
+
+// InFlight returns the number of requests being served.
+func (h *Handler) InFlight() int64 { return h.inFlight.Load() }
+
+// Requests returns the number of requests served since start.
+func (h *Handler) Requests() uint64 { return h.requests.Load() }
+
+// Close drops idle origin connections.
+func (h *Handler) Close() {
+	h.pools.closeIdle()
+	h.transports.closeIdle()
+}
+
+// Actions recorded in the access log.
+const (
+	ActionProxy       = "proxy"
+	ActionRedirect    = "redirect"
+	ActionHTTPS       = "https_redirect"
+	ActionMisdirected = "misdirected"
+	ActionOriginError = "origin_error"
+	ActionBadRequest  = "bad_request"
+)
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	h.inFlight.Add(1)
+	defer h.inFlight.Add(-1)
+	h.requests.Add(1)
+
+	e := accesslog.Entry{
+		Time:     start,
+		ReqID:    newRequestID(),
+		Method:   r.Method,
+		Path:     r.URL.Path,
+		Proto:    r.Proto,
+		ClientIP: clientIP(r.RemoteAddr),
+		BytesIn:  max(r.ContentLength, 0),
+	}
+	if r.TLS != nil {
+		e.TLSVersion = tls.VersionName(r.TLS.Version)
+	}
+	defer func() {
+		e.Duration = time.Since(start)
+		if h.cfg.Log != nil {
+			h.cfg.Log.Log(&e)
+		}
+	}()
+
+	host := canonicalHost(r.Host)
+	e.Site = host
+	site := h.cfg.Catalog.Load().Site(host)
+	if site == nil || (r.TLS != nil && !strings.EqualFold(r.TLS.ServerName, host)) {
+		// A Host this edge does not serve, or one that differs from the TLS
+		// name the connection was opened for (domain fronting).
+		e.Action, e.Status = ActionMisdirected, http.StatusMisdirectedRequest
+		h.writeError(w, &e, "misdirected request: this edge does not serve that host on this connection")
+		return
+	}
+
+	if r.TLS == nil && site.HTTPS.HTTPMode() != api.HTTPAllow {
+		e.Action = ActionHTTPS
+		e.Status = redirectStatus(r.Method, 0)
+		h.redirect(w, &e, "https://"+host+r.URL.RequestURI())
+		return
+	}
+	if r.TLS != nil && site.HSTS != "" {
+		w.Header().Set("Strict-Transport-Security", site.HSTS)
+	}
+	if to, status, ok := matchRedirect(site, r); ok {
+		e.Action, e.Status = ActionRedirect, status
+		h.redirect(w, &e, to)
+		return
+	}
+	h.forward(w, r, site, &e)
+}
+
+func (h *Handler) redirect(w http.ResponseWriter, e *accesslog.Entry, to string) {
+	hd := w.Header()
+	hd.Set("Location", to)
+	hd.Set("X-Request-ID", e.ReqID)
+	hd.Set("Content-Length", "0")
+	w.WriteHeader(e.Status)
+}
+
+func (h *Handler) writeError(w http.ResponseWriter, e *accesslog.Entry, msg string) {
+	body := http.StatusText(e.Status) + "\n" + msg + "\nrequest id: " + e.ReqID + "\n"
+	hd := w.Header()
+	hd.Set("Content-Type", "text/plain; charset=utf-8")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Request-ID", e.ReqID)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(e.Status)
+	n, _ := io.WriteString(w, body)
+	e.BytesOut = int64(n)
+}
+
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, site *catalog.Site, e *accesslog.Entry) {
+	if isUpgrade(r.Header) {
+		h.forwardUpgrade(w, r, site, e)
+		return
+	}
+	out := h.outboundRequest(r, e)
+	replayable := r.Body == nil || r.Body == http.NoBody
+	var resp *http.Response
+	var err error
+	originStart := time.Now()
+	for i := range site.Origins {
+		o := &site.Origins[i]
+		e.Origin = o.Addr
+		var pool *originPool
+		pool, err = h.pools.get(o)
+		if err != nil {
+			break
+		}
+		out.URL.Scheme, out.URL.Host, out.Host = o.Scheme, o.Addr, o.HostHeader
+		resp, err = pool.roundTrip(out, replayable)
+		var de *dialError
+		if err == nil || !errors.As(err, &de) {
+			break
+		}
+	}
+	if err != nil {
+		e.OriginDuration = time.Since(originStart)
+		if errors.Is(r.Context().Err(), context.Canceled) {
+			e.Action, e.Status, e.Err = ActionOriginError, 499, "client went away"
+			return
+		}
+		e.Action, e.Err = ActionOriginError, err.Error()
+		e.Status = http.StatusBadGateway
+		msg := "the origin could not be reached"
+		if isTimeout(err) {
+			e.Status = http.StatusGatewayTimeout
+			msg = "the origin did not answer in time"
+		}
+		h.writeError(w, e, msg)
+		return
+	}
+	defer resp.Body.Close()
+	e.Action, e.UpstreamStatus, e.Status = ActionProxy, resp.StatusCode, resp.StatusCode
+
+	hd := w.Header()
+	copyHeader(hd, resp.Header)
+	hd.Set("X-Request-ID", e.ReqID)
+	for k := range resp.Trailer {
+		hd.Add("Trailer", k)
+	}
+	w.WriteHeader(resp.StatusCode)
+	e.OriginDuration = time.Since(originStart)
+
+	bp := bufPool.Get().(*[]byte)
+	n, cerr := copyBody(w, resp.Body, *bp, resp.ContentLength < 0)
+	bufPool.Put(bp)
+	e.BytesOut = n
+	if cerr != nil {
+		e.Err = "copy response: " + cerr.Error()
+	}
+	for k, vv := range resp.Trailer {
+		hd[http.TrailerPrefix+k] = vv
+	}
+}
+
+// outboundRequest builds the request to the origin: hop-by-hop headers and
+// client-supplied forwarding headers are dropped, ours are set.
+func (h *Handler) outboundRequest(r *http.Request, e *accesslog.Entry) *http.Request {
+	hdr := make(http.Header, len(r.Header)+4)
+	connTokens := r.Header["Connection"]
+	for k, vv := range r.Header {
+		if isHopHeader(k) || isForwardingHeader(k) || (len(connTokens) > 0 && namedInConnection(connTokens, k)) {
+			continue
+		}
+		hdr[k] = vv
+	}
+	hdr["X-Forwarded-For"] = []string{e.ClientIP}
+	hdr["X-Forwarded-Host"] = []string{r.Host}
+	if r.TLS != nil {
+		hdr["X-Forwarded-Proto"] = protoHTTPS
+	} else {
+		hdr["X-Forwarded-Proto"] = protoHTTP
+	}
+	hdr["X-Request-Id"] = []string{e.ReqID}
+	if _, ok := hdr["User-Agent"]; !ok {
+		hdr["User-Agent"] = emptyUA // keep Go's transport from adding its own
+	}
+	body := r.Body
+	if r.ContentLength == 0 {
+		body = nil
+	}
+	u := &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	out := &http.Request{
+		Method:        r.Method,
+		URL:           u,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        hdr,
+		Body:          body,
+		ContentLength: r.ContentLength,
+	}
+	return out.WithContext(r.Context())
+}
+
+var (
+	protoHTTPS = []string{"https"}
+	protoHTTP  = []string{"http"}
+	emptyUA    = []string{""}
+)
+
+// forwardUpgrade hands protocol upgrades (WebSocket) to httputil.ReverseProxy,
+// which knows how to splice the two connections.
+func (h *Handler) forwardUpgrade(w http.ResponseWriter, r *http.Request, site *catalog.Site, e *accesslog.Entry) {
+	o := &site.Origins[0]
+	tr, err := h.transports.get(o)
+	if err != nil {
+		e.Action, e.Status, e.Err = ActionOriginError, http.StatusBadGateway, err.Error()
+		h.writeError(w, e, "the origin could not be reached")
+		return
+	}
+	e.Origin, e.Action = o.Addr, ActionProxy
+	rp := &httputil.ReverseProxy{
+		Transport: tr,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme, pr.Out.URL.Host, pr.Out.Host = o.Scheme, o.Addr, o.HostHeader
+			for k := range pr.Out.Header {
+				if isForwardingHeader(k) {
+					delete(pr.Out.Header, k)
+				}
+			}
+			pr.Out.Header.Set("X-Forwarded-For", e.ClientIP)
+			pr.Out.Header.Set("X-Forwarded-Host", r.Host)
+			pr.Out.Header.Set("X-Forwarded-Proto", map[bool]string{true: "https", false: "http"}[r.TLS != nil])
+			pr.Out.Header.Set("X-Request-Id", e.ReqID)
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			e.UpstreamStatus, e.Status = resp.StatusCode, resp.StatusCode
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			e.Action, e.Status, e.Err = ActionOriginError, http.StatusBadGateway, err.Error()
+			h.writeError(w, e, "the origin could not be reached")
+		},
+		ErrorLog: nil,
+	}
+	rp.ServeHTTP(w, r)
+}
+
+func copyBody(w http.ResponseWriter, body io.Reader, buf []byte, flush bool) (int64, error) {
+	var written int64
+	rc := http.NewResponseController(w)
+	for {
+		nr, rerr := body.Read(buf)
+		if nr > 0 {
+			nw, werr := w.Write(buf[:nr])
+			written += int64(nw)
+			if werr != nil {
+				return written, werr
+			}
+			if flush {
+				_ = rc.Flush()
+			}
+		}
+		if rerr == io.EOF {
+			return written, nil
+		}
+		if rerr != nil {
+			return written, rerr
+		}
+	}
+}
+
+func copyHeader(dst, src http.Header) {
+	connTokens := src["Connection"]
+	for k, vv := range src {
+		if isHopHeader(k) || (len(connTokens) > 0 && namedInConnection(connTokens, k)) {
+			continue
+		}
+		dst[k] = vv
+	}
+}
+
+func isHopHeader(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Expect":
+		return true
+	}
+	return false
+}
+
+// isForwardingHeader names headers a client could use to impersonate the
+// edge's view of the request; the edge always sets its own.
+func isForwardingHeader(k string) bool {
+	switch k {
+	case "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port", "Forwarded",
+		"X-Real-Ip", "True-Client-Ip", "X-Request-Id":
+		return true
+	}
+	return false
+}
+
+func namedInConnection(tokens []string, k string) bool {
+	for _, v := range tokens {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), k) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isUpgrade(h http.Header) bool {
+	return h.Get("Upgrade") != "" && namedInConnection(h["Connection"], "Upgrade")
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// canonicalHost lower-cases the Host header and drops its port.
+func canonicalHost(h string) string {
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
+		h = h[:i]
+	}
+	h = strings.TrimSuffix(h, ".")
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(h)
+		}
+	}
+	return h
+}
+
+func clientIP(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		return remoteAddr
+	}
+	return host
+}
+
+func newRequestID() string {
+	var b [16]byte
+	a, c := rand.Uint64(), rand.Uint64()
+	for i := range 8 {
+		b[i], b[8+i] = byte(a>>(8*i)), byte(c>>(8*i))
+	}
+	return hex.EncodeToString(b[:])
+}
+
+func redirectStatus(method string, configured int) int {
+	if configured != 0 {
+		return configured
+	}
+	if method == http.MethodGet || method == http.MethodHead {
+		return http.StatusMovedPermanently
+	}
+	return http.StatusPermanentRedirect
+}
+
+// matchRedirect finds the first redirect rule for the request path.
+func matchRedirect(site *catalog.Site, r *http.Request) (to string, status int, ok bool) {
+	p := r.URL.Path
+	for _, rd := range site.Redirects {
+		prefix, isPrefix := strings.CutSuffix(rd.Path, "*")
+		switch {
+		case isPrefix && strings.HasPrefix(p, prefix):
+			to = rd.To
+			if rd.KeepSuffix {
+				to += p[len(prefix):]
+			}
+		case !isPrefix && p == rd.Path:
+			to = rd.To
+		default:
+			continue
+		}
+		if r.URL.RawQuery != "" && !strings.Contains(to, "?") {
+			to += "?" + r.URL.RawQuery
+		}
+		return to, redirectStatus(r.Method, rd.Status), true
+	}
+	return "", 0, false
+}
