@@ -75,14 +75,18 @@ func HeartbeatSubject(region, node string) string {
 // EventsSubject is where edges of region publish sampled events.
 func EventsSubject(region string) string { return SubjectEventsPrefix + "." + region }
 
-// ParseHeartbeatSubject splits edge.hb.<region>.<node>.
+// ParseHeartbeatSubject splits edge.hb.<region>.<node>; ok is false unless
+// region and node are valid names (see ValidateRegion and ValidateNode).
 func ParseHeartbeatSubject(subject string) (region, node string, ok bool) {
 	rest, found := strings.CutPrefix(subject, SubjectHeartbeatPrefix+".")
 	if !found {
 		return "", "", false
 	}
 	region, node, ok = strings.Cut(rest, ".")
-	return region, node, ok && region != "" && node != "" && !strings.Contains(node, ".")
+	if !ok || ValidateRegion(region) != nil || ValidateNode(node) != nil {
+		return "", "", false
+	}
+	return region, node, true
 }
 
 // EdgeStreamName is the JetStream stream behind a KV bucket.

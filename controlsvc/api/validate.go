@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Limits on a site's lists, so one document cannot make every edge allocate without bound.
@@ -65,7 +66,8 @@ func (o Origin) validate(prefix string, add addFunc) {
 		add(prefix+".url", "scheme must be http or https, not %q", u.Scheme)
 	case u.User != nil:
 		add(prefix+".url", "user info is not allowed")
-	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.Fragment != "", u.Opaque != "":
+	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.Fragment != "", u.Opaque != "",
+		strings.ContainsAny(o.URL, "?#"): // an empty query or fragment ("http://h?") parses to nothing
 		add(prefix+".url", "only scheme://host[:port] is allowed (no path, query or fragment)")
 	case u.Hostname() == "":
 		add(prefix+".url", "host is required")
@@ -77,21 +79,14 @@ func (o Origin) validate(prefix string, add addFunc) {
 			}
 		}
 		if p := u.Port(); p != "" {
-			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			if !validPort(p) {
 				add(prefix+".url", "port %q is not in 1-65535", p)
 			}
 		}
 	}
 	if o.HostHeader != "" {
-		h, port, err := net.SplitHostPort(o.HostHeader)
-		if err != nil {
-			h, port = o.HostHeader, ""
-		}
-		_ = port
-		if net.ParseIP(h) == nil {
-			if err := ValidateHostname(h); err != nil {
-				add(prefix+".host_header", "%v", err)
-			}
+		if err := validateHostHeader(o.HostHeader); err != nil {
+			add(prefix+".host_header", "%v", err)
 		}
 	}
 	if o.TLS != (OriginTLS{}) && u != nil && u.Scheme == "http" {
@@ -105,6 +100,48 @@ func (o Origin) validate(prefix string, add addFunc) {
 	if o.TLS.CAPEM != "" && !validCertPEM(o.TLS.CAPEM) {
 		add(prefix+".tls.ca_pem", "no PEM certificate could be parsed")
 	}
+}
+
+// validateHostHeader checks a Host header value: a hostname, an IPv4 address
+// or a bracketed IPv6 address, each optionally followed by :port.
+func validateHostHeader(hh string) error {
+	var host, port string
+	var hasPort bool
+	if rest, ok := strings.CutPrefix(hh, "["); ok {
+		var closed bool
+		host, rest, closed = strings.Cut(rest, "]")
+		if !closed || !strings.Contains(host, ":") || net.ParseIP(host) == nil {
+			return fmt.Errorf("%q: brackets must hold an IPv6 address", hh)
+		}
+		if rest != "" {
+			if port, hasPort = strings.CutPrefix(rest, ":"); !hasPort {
+				return fmt.Errorf("%q: unexpected %q after the address", hh, rest)
+			}
+		}
+	} else {
+		if strings.Count(hh, ":") > 1 {
+			return fmt.Errorf("%q: an IPv6 address needs brackets", hh)
+		}
+		host, port, hasPort = strings.Cut(hh, ":")
+		if net.ParseIP(host) == nil {
+			if err := ValidateHostname(host); err != nil {
+				return err
+			}
+		}
+	}
+	if hasPort && !validPort(port) {
+		return fmt.Errorf("%q: port %q is not in 1-65535", hh, port)
+	}
+	return nil
+}
+
+// validPort reports whether p is a decimal port number in 1-65535.
+func validPort(p string) bool {
+	if p == "" || len(p) > 5 || strings.Trim(p, "0123456789") != "" {
+		return false
+	}
+	n, _ := strconv.Atoi(p)
+	return n >= 1 && n <= 65535
 }
 
 func validCertPEM(s string) bool {
@@ -205,7 +242,8 @@ func ValidateHostname(name string) error {
 				if c >= 'A' && c <= 'Z' {
 					return fmt.Errorf("%q: must be lower-case", name)
 				}
-				return fmt.Errorf("%q: character %q is not allowed (IDNA names go in their xn-- form)", name, c)
+				r, _ := utf8.DecodeRuneInString(l[i:]) // quote the character, not its first byte
+				return fmt.Errorf("%q: character %q is not allowed (IDNA names go in their xn-- form)", name, r)
 			}
 		}
 	}

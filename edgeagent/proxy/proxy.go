@@ -420,16 +420,18 @@ func redirectStatus(method string, configured int) int {
 	return http.StatusPermanentRedirect
 }
 
-// matchRedirect finds the first redirect rule for the request path.
+// matchRedirect finds the first redirect rule for the request path. Paths
+// are matched in their escaped form, so the suffix carried over is still
+// escaped when it lands in Location.
 func matchRedirect(site *catalog.Site, r *http.Request) (to string, status int, ok bool) {
-	p := r.URL.Path
+	p := r.URL.EscapedPath()
 	for _, rd := range site.Redirects {
 		prefix, isPrefix := strings.CutSuffix(rd.Path, "*")
 		switch {
 		case isPrefix && strings.HasPrefix(p, prefix):
 			to = rd.To
 			if rd.KeepSuffix {
-				to += p[len(prefix):]
+				to = joinSuffix(to, p[len(prefix):])
 			}
 		case !isPrefix && p == rd.Path:
 			to = rd.To
@@ -442,4 +444,20 @@ func matchRedirect(site *catalog.Site, r *http.Request) (to string, status int, 
 		return to, redirectStatus(r.Method, rd.Status), true
 	}
 	return "", 0, false
+}
+
+// joinSuffix appends what a prefix rule left over as a path below to. The
+// suffix can never change the target's host: leading slashes and
+// backslashes are dropped ("/old//evil.example" must not become
+// "//evil.example") and a separator is always put in between
+// ("https://docs.example.com" + "@evil.example" must not become a userinfo).
+func joinSuffix(to, suffix string) string {
+	suffix = strings.TrimLeft(suffix, "/\\")
+	if suffix == "" {
+		return to
+	}
+	if !strings.HasSuffix(to, "/") {
+		to += "/"
+	}
+	return to + suffix
 }

@@ -248,6 +248,8 @@ func TestRedirectRules(t *testing.T) {
 	s.Redirects = []api.Redirect{
 		{Path: "/old", To: "/new", Status: 302},
 		{Path: "/docs/*", To: "https://docs.example.com/", KeepSuffix: true},
+		{Path: "/old/*", To: "/", KeepSuffix: true},
+		{Path: "/api*", To: "https://api.example.com", KeepSuffix: true},
 	}
 	e := newEdge(t, s)
 	cases := []struct {
@@ -256,6 +258,12 @@ func TestRedirectRules(t *testing.T) {
 	}{
 		{"/old", "/new", 302},
 		{"/docs/a/b?x=1", "https://docs.example.com/a/b?x=1", 301},
+		// The suffix never changes the target host (open redirects).
+		{"/old//evil.example", "/evil.example", 301},
+		{"/old/%2Fevil.example", "/%2Fevil.example", 301},
+		{"/old/\\evil.example", "/%5Cevil.example", 301}, // escaped: a path, not a host
+		{"/api@evil.example", "https://api.example.com/@evil.example", 301},
+		{"/api/v1", "https://api.example.com/v1", 301},
 	}
 	for _, c := range cases {
 		resp := e.do(t, "GET", "www.example.com", c.path, nil, nil)
