@@ -83,6 +83,9 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	case "-":
 		a.alog = accesslog.New(os.Stdout, cfg.Region, cfg.Node)
 	default:
+		if err := os.MkdirAll(filepath.Dir(cfg.AccessLog), 0o750); err != nil {
+			return nil, fmt.Errorf("edge config: access_log: %w", err)
+		}
 		f, err := os.OpenFile(cfg.AccessLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
 		if err != nil {
 			return nil, fmt.Errorf("edge config: access_log: %w", err)

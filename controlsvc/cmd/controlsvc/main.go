@@ -1,0 +1,197 @@
+// Command controlsvc runs the Rampart control plane: the admin API, the KV
+// buckets and the certificate manager. Configure it with a JSON file
+// (-config), flags, or both (flags win); see -help.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rampart-edge/rampart/controlsvc"
+	"github.com/rampart-edge/rampart/controlsvc/api"
+	"github.com/rampart-edge/rampart/controlsvc/buckets"
+)
+
+// passwordEnv lets the NATS password stay off the command line.
+const passwordEnv = "CONTROLSVC_NATS_PASSWORD"
+
+func main() {
+	if err := run(os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "controlsvc:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, level, err := loadConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Logger = log
+
+	svc, err := controlsvc.New(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := svc.Start(ctx); err != nil {
+		svc.Close()
+		return err
+	}
+	tokenFrom := "config"
+	if cfg.AdminToken == "" {
+		tokenFrom = cfg.DataDir + "/" + controlsvc.TokenFile
+	}
+	log.Info("admin API ready", "action", "ready", "url", "http://"+svc.Addr()+"/api/v1/sites",
+		"token_from", tokenFrom, "ca_cert", svc.CACertPath())
+	<-ctx.Done()
+	log.Info("shutting down", "action", "stop")
+	return svc.Close()
+}
+
+// fileConfig is the JSON config file; durations are Go strings ("720h").
+type fileConfig struct {
+	NATSURLs          []string `json:"nats_urls"`
+	NATSUser          string   `json:"nats_user"`
+	NATSPassword      string   `json:"nats_password"`
+	DataDir           string   `json:"data_dir"`
+	AdminAddr         string   `json:"admin_addr"`
+	AdminToken        string   `json:"admin_token"`
+	EdgeSealPublicKey string   `json:"edge_seal_public_key"`
+	ControlRegion     string   `json:"control_region"`
+	Regions           []string `json:"regions"`
+	Replicas          int      `json:"replicas"`
+	CertValidity      string   `json:"cert_validity"`
+	CertCheckInterval string   `json:"cert_check_interval"`
+	LogLevel          string   `json:"log_level"`
+}
+
+const maxConfigBytes = 1 << 20
+
+// loadConfig reads the config file named by -config, if any, then applies
+// the flags that were set and the password from the environment.
+func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (controlsvc.Config, slog.Level, error) {
+	fs := flag.NewFlagSet("controlsvc", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var fc fileConfig
+	configPath := fs.String("config", "", "JSON config file; flags override its values")
+	natsURLs := fs.String("nats-urls", "nats://127.0.0.1:4222", "comma-separated NATS URLs of the control region")
+	fs.StringVar(&fc.NATSUser, "nats-user", "", "NATS user of the control account")
+	fs.StringVar(&fc.NATSPassword, "nats-password", "", "NATS password (prefer $"+passwordEnv+")")
+	fs.StringVar(&fc.DataDir, "data-dir", "controlsvc-data", "directory for the admin token and the lab CA")
+	fs.StringVar(&fc.AdminAddr, "admin-addr", "127.0.0.1:8480", "admin API listen address (host:port, port 0 picks one)")
+	fs.StringVar(&fc.AdminToken, "admin-token", "", "admin bearer token (default: generated and kept in the data dir)")
+	fs.StringVar(&fc.EdgeSealPublicKey, "edge-seal-public-key", "", "edges' X25519 public key, base64")
+	fs.StringVar(&fc.ControlRegion, "control-region", "", "region holding the writable buckets")
+	regions := fs.String("regions", "", "comma-separated regions holding bucket copies (default: the control region)")
+	fs.IntVar(&fc.Replicas, "replicas", 1, "stream replicas per bucket")
+	fs.StringVar(&fc.CertValidity, "cert-validity", "720h", "lifetime of lab CA certificates")
+	fs.StringVar(&fc.CertCheckInterval, "cert-check-interval", "1h", "how often certificates are checked for renewal")
+	fs.StringVar(&fc.LogLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return controlsvc.Config{}, 0, err
+	}
+	if fs.NArg() > 0 {
+		return controlsvc.Config{}, 0, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	fc.NATSURLs = splitList(*natsURLs)
+	fc.Regions = splitList(*regions)
+
+	if *configPath != "" {
+		// The file's values replace the flags' defaults; flags given
+		// explicitly win over the file.
+		flagged := fc
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		data, err := os.ReadFile(*configPath)
+		if err != nil {
+			return controlsvc.Config{}, 0, fmt.Errorf("config: %w", err)
+		}
+		if err := api.DecodeStrict(data, maxConfigBytes, &fc); err != nil {
+			return controlsvc.Config{}, 0, fmt.Errorf("config %s: %w", *configPath, err)
+		}
+		override(&fc, flagged, set)
+	}
+	if pw := getenv(passwordEnv); pw != "" && fc.NATSPassword == "" {
+		fc.NATSPassword = pw
+	}
+	if len(fc.Regions) == 0 && fc.ControlRegion != "" {
+		fc.Regions = []string{fc.ControlRegion}
+	}
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(fc.LogLevel)); err != nil {
+		return controlsvc.Config{}, 0, fmt.Errorf("log_level: %w", err)
+	}
+	validity, err := time.ParseDuration(fc.CertValidity)
+	if err != nil {
+		return controlsvc.Config{}, 0, fmt.Errorf("cert_validity: %w", err)
+	}
+	interval, err := time.ParseDuration(fc.CertCheckInterval)
+	if err != nil {
+		return controlsvc.Config{}, 0, fmt.Errorf("cert_check_interval: %w", err)
+	}
+	cfg := controlsvc.Config{
+		NATSURLs:          fc.NATSURLs,
+		NATSUser:          fc.NATSUser,
+		NATSPassword:      fc.NATSPassword,
+		DataDir:           fc.DataDir,
+		AdminAddr:         fc.AdminAddr,
+		AdminToken:        fc.AdminToken,
+		EdgeSealPublicKey: fc.EdgeSealPublicKey,
+		Buckets:           buckets.Layout{ControlRegion: fc.ControlRegion, Regions: fc.Regions, Replicas: fc.Replicas},
+		CertValidity:      validity,
+		CertCheckInterval: interval,
+	}
+	if err := cfg.Validate(); err != nil {
+		return controlsvc.Config{}, 0, err
+	}
+	return cfg, level, nil
+}
+
+// override copies into fc the flags that were set on the command line.
+func override(fc *fileConfig, flagged fileConfig, set map[string]bool) {
+	for name, apply := range map[string]func(){
+		"nats-urls":            func() { fc.NATSURLs = flagged.NATSURLs },
+		"nats-user":            func() { fc.NATSUser = flagged.NATSUser },
+		"nats-password":        func() { fc.NATSPassword = flagged.NATSPassword },
+		"data-dir":             func() { fc.DataDir = flagged.DataDir },
+		"admin-addr":           func() { fc.AdminAddr = flagged.AdminAddr },
+		"admin-token":          func() { fc.AdminToken = flagged.AdminToken },
+		"edge-seal-public-key": func() { fc.EdgeSealPublicKey = flagged.EdgeSealPublicKey },
+		"control-region":       func() { fc.ControlRegion = flagged.ControlRegion },
+		"regions":              func() { fc.Regions = flagged.Regions },
+		"replicas":             func() { fc.Replicas = flagged.Replicas },
+		"cert-validity":        func() { fc.CertValidity = flagged.CertValidity },
+		"cert-check-interval":  func() { fc.CertCheckInterval = flagged.CertCheckInterval },
+		"log-level":            func() { fc.LogLevel = flagged.LogLevel },
+	} {
+		if set[name] {
+			apply()
+		}
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
