@@ -1,0 +1,125 @@
+// Command lab runs a whole Rampart network on this machine: a NATS
+// super-cluster (3 regions × 2 nodes, gateways) booted from rendered
+// nats.conf files, the control service, one edge per region on its own
+// loopback address, two demo origins and a demo site. It prints what to run
+// next and stops cleanly on Ctrl-C.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rampart-edge/rampart/scripts/labnet"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "lab:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	root := os.Geteuid() == 0
+	defHTTP, defHTTPS := 8080, 8443
+	if root {
+		defHTTP, defHTTPS = 80, 443
+	}
+	var (
+		dir      = flag.String("dir", ".lab", "directory for configs, stores, snapshots and logs")
+		fresh    = flag.Bool("fresh", false, "delete -dir first (new credentials, no snapshots)")
+		regions  = flag.String("regions", "nyc3,ams3,syd1", "regions; the first is the control region")
+		httpP    = flag.Int("http-port", defHTTP, "edge HTTP port (on each edge's own 127.0.1.x address)")
+		httpsP   = flag.Int("https-port", defHTTPS, "edge HTTPS port")
+		adminP   = flag.Int("edge-admin-port", 9100, "edge admin port (/healthz)")
+		apiP     = flag.Int("api-port", 8090, "control API port on 127.0.0.1")
+		originA  = flag.Int("origin-a-port", 8181, "demo origin A port on 127.0.0.1")
+		originB  = flag.Int("origin-b-port", 8182, "demo origin B port on 127.0.0.1")
+		duration = flag.Duration("for", 0, "stop after this long (0: until Ctrl-C)")
+	)
+	flag.Parse()
+	if *fresh {
+		if err := os.RemoveAll(*dir); err != nil {
+			return err
+		}
+	}
+	abs, err := filepath.Abs(*dir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return err
+	}
+	logFile, err := os.OpenFile(filepath.Join(abs, "lab.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+	fmt.Printf("starting the lab in %s (logs: %s) ...\n", abs, filepath.Join(abs, "lab.log"))
+	started := time.Now()
+	l, err := labnet.Start(ctx, labnet.Config{
+		Dir:      abs,
+		Regions:  strings.Split(*regions, ","),
+		EdgeHTTP: *httpP, EdgeHTTPS: *httpsP, EdgeAdmin: *adminP, ControlAPI: *apiP, OriginA: *originA, OriginB: *originB,
+		Logger: slog.New(slog.NewJSONHandler(logFile, nil)),
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Println("\nstopping the lab ...")
+		l.Close()
+		fmt.Println("stopped.")
+	}()
+	if err := l.CreateDemoSite(ctx); err != nil {
+		return err
+	}
+	caPath, err := l.WriteCACert()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("the lab is up (%.1fs)\n\n", time.Since(started).Seconds())
+	printInstructions(l, caPath, *httpsP, *httpP)
+	<-ctx.Done()
+	return nil
+}
+
+func printInstructions(l *labnet.Lab, caPath string, httpsPort, httpPort int) {
+	host := labnet.DemoHost
+	fmt.Println("NATS super-cluster (configs rendered by cloudinit/natsconf):")
+	for _, r := range l.Net.Regions() {
+		fmt.Printf("  %-5s %s\n", r, strings.Join(l.Net.ClientURLs(r), " "))
+	}
+	fmt.Printf("\ncontrol API   %s   (token: %s)\n", l.APIURL(), l.Control.Token())
+	fmt.Printf("demo origins  %s  %s\n\n", l.OriginA.URL(), l.OriginB.URL())
+	fmt.Println("the demo site, through each region's edge:")
+	for _, e := range l.Edges() {
+		fmt.Printf("  curl --cacert %s --resolve %s:%d:%s https://%s:%d/\n", caPath, host, httpsPort, e.IP, host, httpsPort)
+	}
+	e0 := l.Edges()[0]
+	fmt.Printf("\nplain HTTP is redirected:\n  curl -i --resolve %s:%d:%s http://%s:%d/\n", host, httpPort, e0.IP, host, httpPort)
+	fmt.Printf("an unknown host gets 421:\n  curl -i --resolve other.test:%d:%s http://other.test:%d/\n", httpPort, e0.IP, httpPort)
+	fmt.Printf("edge health:\n  curl %s\n", "http://"+e0.Agent.Addr("admin")+"/healthz")
+	fmt.Printf("\nadd a site (then curl it as above with its hostname):\n")
+	fmt.Printf("  curl -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n", l.Control.Token())
+	fmt.Printf("    -d '{\"hostname\":\"shop.rampart.test\",\"origins\":[{\"url\":\"%s\"}]}' %s/api/v1/sites\n", l.OriginB.URL(), l.APIURL())
+	fmt.Printf("list sites:\n  curl -H 'Authorization: Bearer %s' %s/api/v1/sites\n", l.Control.Token(), l.APIURL())
+	fmt.Printf("\naccess logs: %s\n", filepath.Join(filepath.Dir(caPath), "edges", "*", "access.log"))
+	fmt.Println("\nCtrl-C stops the lab.")
+}

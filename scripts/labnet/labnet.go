@@ -1,0 +1,338 @@
+// Package labnet runs a whole Rampart network in one process on
+// 127.0.0.0/8: a NATS super-cluster booted from the rendered nats.conf files
+// (natslab), the control service with its lab CA, one edge agent per region
+// on its own loopback address, and two demo origins. The lab command and
+// the end-to-end tests both use it.
+package labnet
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rampart-edge/rampart/controlsvc"
+	"github.com/rampart-edge/rampart/controlsvc/api"
+	"github.com/rampart-edge/rampart/controlsvc/buckets"
+	"github.com/rampart-edge/rampart/edgeagent"
+	"github.com/rampart-edge/rampart/scripts/natslab"
+)
+
+// Config describes the lab.
+type Config struct {
+	// Dir holds every node's config, stores, snapshots and logs.
+	Dir string
+	// Regions default to nyc3, ams3 and syd1; the first is the control region.
+	Regions        []string
+	NodesPerRegion int
+	// Ports for the edges (the same port on each edge's own address), the
+	// control API and the demo origins; zero picks free ports (tests).
+	EdgeHTTP, EdgeHTTPS, EdgeAdmin, ControlAPI, OriginA, OriginB int
+	// Logger receives every component's logs; discarded when nil.
+	Logger *slog.Logger
+	// HeartbeatInterval of the edges; 1s when zero.
+	HeartbeatInterval time.Duration
+}
+
+// DemoHost is the site the lab creates.
+const DemoHost = "demo.rampart.test"
+
+// Lab is a running network.
+type Lab struct {
+	cfg      Config
+	log      *slog.Logger
+	Net      *natslab.Net
+	Control  *controlsvc.Service
+	OriginA  *DemoOrigin
+	OriginB  *DemoOrigin
+	sealPriv string
+
+	mu    sync.Mutex
+	edges map[string]*Edge
+}
+
+// Edge is one region's edge node.
+type Edge struct {
+	Region, Node string
+	// IP is the edge's own loopback address.
+	IP    string
+	Agent *edgeagent.Agent // nil while stopped
+	cfg   edgeagent.Config
+}
+
+// EdgeIP is the loopback address of the edge of the i-th region.
+func EdgeIP(i int) string { return "127.0.1." + strconv.Itoa(i+1) }
+
+// Start boots the lab and waits until every part is up. On error nothing
+// is left running.
+func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
+	if len(cfg.Regions) == 0 {
+		cfg.Regions = []string{"nyc3", "ams3", "syd1"}
+	}
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval = time.Second
+	}
+	if cfg.Dir == "" {
+		return nil, errors.New("lab: Dir is required")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	l := &Lab{cfg: cfg, log: log, edges: map[string]*Edge{}}
+	defer func() {
+		if err != nil {
+			l.Close()
+		}
+	}()
+
+	if l.sealPriv, err = loadOrCreateSealKey(filepath.Join(cfg.Dir, "edge-seal.key")); err != nil {
+		return nil, err
+	}
+
+	if l.OriginA, err = StartDemoOrigin("origin-a", hostPort("127.0.0.1", cfg.OriginA)); err != nil {
+		return nil, fmt.Errorf("origin a: %w", err)
+	}
+	if l.OriginB, err = StartDemoOrigin("origin-b", hostPort("127.0.0.1", cfg.OriginB)); err != nil {
+		return nil, fmt.Errorf("origin b: %w", err)
+	}
+
+	l.Net, err = natslab.Start(ctx, natslab.Spec{
+		Regions: cfg.Regions, NodesPerRegion: cfg.NodesPerRegion, ControlRegion: cfg.Regions[0],
+		Dir: filepath.Join(cfg.Dir, "nats"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nats: %w", err)
+	}
+	if err := l.StartControl(ctx); err != nil {
+		return nil, err
+	}
+	for i, r := range cfg.Regions {
+		node := r + "-edge1"
+		e := &Edge{Region: r, Node: node, IP: EdgeIP(i)}
+		e.cfg = edgeagent.Config{
+			Region:    r,
+			Node:      node,
+			HTTPAddr:  hostPort(e.IP, cfg.EdgeHTTP),
+			HTTPSAddr: hostPort(e.IP, cfg.EdgeHTTPS),
+			AdminAddr: hostPort(e.IP, cfg.EdgeAdmin),
+			NATS: edgeagent.NATS{
+				URLs: l.Net.ClientURLs(r), User: l.Net.EdgeUser(r).Name, Password: l.Net.EdgeUser(r).Password,
+			},
+			SealKey:             l.sealPriv,
+			DataDir:             filepath.Join(cfg.Dir, "edges", node),
+			AccessLog:           filepath.Join(cfg.Dir, "edges", node, "access.log"),
+			AllowPrivateOrigins: true,
+			HeartbeatInterval:   edgeagent.Duration(cfg.HeartbeatInterval),
+			Version:             "lab",
+		}
+		l.edges[r] = e
+		if err := l.StartEdge(ctx, r); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
+
+// StartControl starts (or restarts) the control service.
+func (l *Lab) StartControl(ctx context.Context) error {
+	cr := l.cfg.Regions[0]
+	pub, _ := api.ParseSealKey(l.sealPriv)
+	svc, err := controlsvc.New(controlsvc.Config{
+		NATSURLs:          l.Net.ClientURLs(cr),
+		NATSUser:          l.Net.ControlUser().Name,
+		NATSPassword:      l.Net.ControlUser().Password,
+		DataDir:           filepath.Join(l.cfg.Dir, "control"),
+		AdminAddr:         hostPort("127.0.0.1", l.cfg.ControlAPI),
+		EdgeSealPublicKey: base64.StdEncoding.EncodeToString(pub.PublicKey().Bytes()),
+		Buckets:           buckets.Layout{ControlRegion: cr, Regions: l.cfg.Regions, Replicas: 1},
+		Logger:            l.log.With("component", "controlsvc"),
+	})
+	if err != nil {
+		return fmt.Errorf("controlsvc: %w", err)
+	}
+	if err := svc.Start(ctx); err != nil {
+		return fmt.Errorf("controlsvc: %w", err)
+	}
+	l.Control = svc
+	return nil
+}
+
+// Edges returns the edges in region order.
+func (l *Lab) Edges() []*Edge {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]*Edge, 0, len(l.edges))
+	for _, r := range l.cfg.Regions {
+		out = append(out, l.edges[r])
+	}
+	return out
+}
+
+// Edge returns the edge of region.
+func (l *Lab) Edge(region string) *Edge {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.edges[region]
+}
+
+// StartEdge starts the edge of region (again), with the same data dir.
+func (l *Lab) StartEdge(ctx context.Context, region string) error {
+	e := l.Edge(region)
+	if e == nil {
+		return fmt.Errorf("no region %q", region)
+	}
+	if e.Agent != nil {
+		return fmt.Errorf("edge %s is running", e.Node)
+	}
+	a, err := edgeagent.New(e.cfg, l.log.With("component", "edgeagent", "node", e.Node))
+	if err != nil {
+		return fmt.Errorf("edge %s: %w", e.Node, err)
+	}
+	if err := a.Start(ctx); err != nil {
+		return fmt.Errorf("edge %s: %w", e.Node, err)
+	}
+	l.mu.Lock()
+	e.Agent = a
+	l.mu.Unlock()
+	return nil
+}
+
+// StopEdge stops the edge of region.
+func (l *Lab) StopEdge(region string) error {
+	e := l.Edge(region)
+	l.mu.Lock()
+	a := e.Agent
+	e.Agent = nil
+	l.mu.Unlock()
+	if a == nil {
+		return nil
+	}
+	return a.Close()
+}
+
+// StopControlRegion stops the control service and every NATS node of the
+// control region: what losing the control region looks like to the rest.
+func (l *Lab) StopControlRegion() error {
+	var err error
+	if l.Control != nil {
+		err = l.Control.Close()
+		l.Control = nil
+	}
+	return errors.Join(err, l.Net.StopRegion(l.cfg.Regions[0]))
+}
+
+// Close stops everything.
+func (l *Lab) Close() {
+	for _, e := range l.Edges() {
+		if e != nil {
+			l.StopEdge(e.Region)
+		}
+	}
+	if l.Control != nil {
+		l.Control.Close()
+		l.Control = nil
+	}
+	if l.Net != nil {
+		l.Net.Shutdown()
+	}
+	for _, o := range []*DemoOrigin{l.OriginA, l.OriginB} {
+		if o != nil {
+			o.Close()
+		}
+	}
+}
+
+// APIURL is the control service's admin API base URL.
+func (l *Lab) APIURL() string { return "http://" + l.Control.Addr() }
+
+// API calls the admin API: method, path under /api/v1, a JSON body (nil for
+// none). It returns the status and body.
+func (l *Lab) API(ctx context.Context, method, path string, body any) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, l.APIURL()+"/api/v1"+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+l.Control.Token())
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, out, err
+}
+
+// DemoSite is the site the lab creates at start.
+func (l *Lab) DemoSite() api.Site {
+	return api.Site{V: api.Version, Hostname: DemoHost, Origins: []api.Origin{{URL: l.OriginA.URL()}},
+		HTTPS: api.HTTPSPolicy{HSTSMaxAge: 300}}
+}
+
+// CreateDemoSite creates the demo site through the admin API, or leaves it
+// as it is when it exists.
+func (l *Lab) CreateDemoSite(ctx context.Context) error {
+	status, body, err := l.API(ctx, "POST", "/sites", l.DemoSite())
+	if err != nil {
+		return err
+	}
+	if status != http.StatusCreated && status != http.StatusConflict {
+		return fmt.Errorf("create demo site: %d %s", status, body)
+	}
+	return nil
+}
+
+// WriteCACert writes the lab CA certificate to Dir/lab-ca.pem and returns the path.
+func (l *Lab) WriteCACert() (string, error) {
+	p := filepath.Join(l.cfg.Dir, "lab-ca.pem")
+	return p, os.WriteFile(p, l.Control.CACertPEM(), 0o644)
+}
+
+// loadOrCreateSealKey keeps the edges' seal key across lab restarts, so the
+// certificates in the KV store and the edges' snapshots stay readable.
+func loadOrCreateSealKey(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		k := string(bytes.TrimSpace(b))
+		if _, err := api.ParseSealKey(k); err != nil {
+			return "", fmt.Errorf("%s: %w", path, err)
+		}
+		return k, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	key, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	k := base64.StdEncoding.EncodeToString(key.Bytes())
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", err
+	}
+	return k, os.WriteFile(path, []byte(k+"\n"), 0o600)
+}
