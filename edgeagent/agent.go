@@ -213,7 +213,7 @@ func (a *Agent) connectNATS(ctx context.Context) error {
 	opts := []nats.Option{
 		nats.Name("edgeagent " + a.cfg.Region + "/" + a.cfg.Node),
 		nats.UserInfo(a.cfg.NATS.User, a.cfg.NATS.Password),
-		nats.CustomInboxPrefix(api.EdgeInboxPrefix),
+		nats.CustomInboxPrefix(api.EdgeInbox(a.cfg.Region)),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(500 * time.Millisecond),

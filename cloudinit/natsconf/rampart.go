@@ -291,7 +291,7 @@ func rampartAccounts(spec Spec) ([]Account, error) {
 			Password: h,
 			Permissions: &Permissions{
 				Publish:        SubjectPermission{Allow: api.EdgePublishAllow(r.Name)},
-				Subscribe:      SubjectPermission{Allow: api.EdgeSubscribeAllow()},
+				Subscribe:      SubjectPermission{Allow: api.EdgeSubscribeAllow(r.Name)},
 				AllowResponses: &ResponsePermission{},
 			},
 		})

@@ -285,7 +285,7 @@ func TestRampartBoots(t *testing.T) {
 	violations := make(chan error, 4)
 	edge, err := nats.Connect(url,
 		nats.UserInfo(EdgeUser("nyc3"), "edge-nyc3-secret"),
-		nats.CustomInboxPrefix(api.EdgeInboxPrefix),
+		nats.CustomInboxPrefix(api.EdgeInbox("nyc3")),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { violations <- err }),
 	)
 	if err != nil {

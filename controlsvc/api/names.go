@@ -112,7 +112,12 @@ func EdgePublishAllow(region string) []string {
 	return allow
 }
 
-// EdgeSubscribeAllow lists the subjects an edge user may subscribe to.
-func EdgeSubscribeAllow() []string {
-	return []string{EdgeInboxPrefix + ".>", SubjectPurge}
+// EdgeInbox is the inbox prefix of the edges of region. Each region's edge
+// user may subscribe only below its own, so no edge reads another region's
+// replies or watch updates.
+func EdgeInbox(region string) string { return EdgeInboxPrefix + "." + region }
+
+// EdgeSubscribeAllow lists the subjects an edge user of region may subscribe to.
+func EdgeSubscribeAllow(region string) []string {
+	return []string{EdgeInbox(region) + ".>", SubjectPurge}
 }

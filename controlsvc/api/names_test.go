@@ -259,13 +259,13 @@ func anyMatches(patterns []string, subject string) bool {
 }
 
 func TestEdgeSubscribeAllow(t *testing.T) {
-	sub := EdgeSubscribeAllow()
-	for _, subject := range []string{EdgeInboxPrefix + ".abc.1", SubjectPurge} {
+	sub := EdgeSubscribeAllow("ams3")
+	for _, subject := range []string{EdgeInbox("ams3") + ".abc.1", SubjectPurge} {
 		if !anyMatches(sub, subject) {
 			t.Errorf("EdgeSubscribeAllow does not allow %q", subject)
 		}
 	}
-	for _, subject := range []string{"$KV.sites.x", "edge.hb.eu.n1", "edge.events.eu", "_INBOX.abc", "$JS.control.API.INFO"} {
+	for _, subject := range []string{"$KV.sites.x", "edge.hb.eu.n1", "edge.events.eu", "_INBOX.abc", "$JS.control.API.INFO", EdgeInbox("syd1") + ".abc.1"} {
 		if anyMatches(sub, subject) {
 			t.Errorf("EdgeSubscribeAllow allows %q", subject)
 		}

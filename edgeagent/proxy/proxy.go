@@ -243,22 +243,22 @@ func (h *Handler) outboundRequest(r *http.Request, e *accesslog.Entry) *http.Req
 	if _, ok := hdr["User-Agent"]; !ok {
 		hdr["User-Agent"] = emptyUA // keep Go's transport from adding its own
 	}
-	body := r.Body
+	// Copying the incoming request keeps its context without the extra
+	// allocation of WithContext; every field Request.Write reads is set.
+	out := new(http.Request)
+	*out = *r
+	out.URL = &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
+	out.Header = hdr
+	out.Close = false
+	out.TransferEncoding = nil // recomputed from ContentLength by Request.Write
+	out.Trailer = nil
+	out.RequestURI = ""
+	out.TLS = nil
 	if r.ContentLength == 0 {
-		body = nil
+		out.Body = nil
 	}
-	u := &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
-	out := &http.Request{
-		Method:        r.Method,
-		URL:           u,
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
-		Header:        hdr,
-		Body:          body,
-		ContentLength: r.ContentLength,
-	}
-	return out.WithContext(r.Context())
+	return out
 }
 
 var (

@@ -199,7 +199,7 @@ func TestLabEndToEnd(t *testing.T) {
 	t.Run("edge credentials cannot write the sites bucket", func(t *testing.T) {
 		region := l.cfg.Regions[1]
 		errs := make(chan error, 4)
-		nc, err := l.Net.ConnectEdge(region, nats.CustomInboxPrefix(api.EdgeInboxPrefix),
+		nc, err := l.Net.ConnectEdge(region, nats.CustomInboxPrefix(api.EdgeInbox(region)),
 			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
 		if err != nil {
 			t.Fatal(err)
@@ -218,6 +218,20 @@ func TestLabEndToEnd(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatalf("publish %s: no permission error", subj)
 			}
+		}
+		// Nor read another region's inbox (its replies and watch updates).
+		other := api.EdgeInbox(l.cfg.Regions[2]) + ".>"
+		if _, err := nc.SubscribeSync(other); err != nil {
+			t.Fatal(err)
+		}
+		nc.Flush()
+		select {
+		case err := <-errs:
+			if !errors.Is(err, nats.ErrPermissionViolation) || !strings.Contains(err.Error(), other) {
+				t.Fatalf("subscribe %s: %v", other, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("subscribe %s: no permission error", other)
 		}
 		status, body, _ := l.API(ctx, "GET", "/sites/evil.example.com", nil)
 		if status != http.StatusNotFound {

@@ -455,7 +455,7 @@ func (n *Net) SysUser() User {
 }
 
 // Connect connects u to region's nodes. Edge users should pass
-// nats.CustomInboxPrefix(api.EdgeInboxPrefix); see ConnectEdge.
+// nats.CustomInboxPrefix(api.EdgeInbox(region)); see ConnectEdge.
 func (n *Net) Connect(region string, u User, opts ...nats.Option) (*nats.Conn, error) {
 	urls := n.ClientURLs(region)
 	if len(urls) == 0 {
@@ -471,7 +471,7 @@ func (n *Net) Connect(region string, u User, opts ...nats.Option) (*nats.Conn, e
 
 // ConnectEdge connects region's edge user with the edge inbox prefix.
 func (n *Net) ConnectEdge(region string, opts ...nats.Option) (*nats.Conn, error) {
-	opts = append([]nats.Option{nats.CustomInboxPrefix(api.EdgeInboxPrefix)}, opts...)
+	opts = append([]nats.Option{nats.CustomInboxPrefix(api.EdgeInbox(region))}, opts...)
 	return n.Connect(region, n.EdgeUser(region), opts...)
 }
 
