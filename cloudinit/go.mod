@@ -19,6 +19,7 @@ require (
 	github.com/nats-io/nuid v1.0.1 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
 
 replace github.com/rampart-edge/rampart/controlsvc/api => ../controlsvc/api

@@ -7,6 +7,7 @@ package edgeagent
 import (
 	"context"
 	"crypto/ecdh"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,10 +25,13 @@ import (
 	"github.com/rampart-edge/rampart/controlsvc/api"
 	"github.com/rampart-edge/rampart/edgeagent/accesslog"
 	"github.com/rampart-edge/rampart/edgeagent/catalog"
+	"github.com/rampart-edge/rampart/edgeagent/geodns"
 	"github.com/rampart-edge/rampart/edgeagent/heartbeat"
 	"github.com/rampart-edge/rampart/edgeagent/kvsync"
 	"github.com/rampart-edge/rampart/edgeagent/proxy"
 	"github.com/rampart-edge/rampart/edgeagent/tlsedge"
+	"github.com/rampart-edge/rampart/edgeagent/wafgate"
+	"github.com/rampart-edge/rampart/waf"
 )
 
 // Agent is one edge node.
@@ -38,6 +42,9 @@ type Agent struct {
 	handler *proxy.Handler
 	alog    *accesslog.Logger
 	logFile io.Closer
+	dns     *geodns.Server // nil without a dns section
+	gate    *wafgate.Gate
+	wafLog  io.Closer
 
 	mu        sync.Mutex
 	nc        *nats.Conn
@@ -78,6 +85,13 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		store = catalog.NewDiskStore(filepath.Join(cfg.DataDir, "snapshot.json"), log)
 	}
 	a := &Agent{cfg: cfg, log: log, cat: catalog.New(sealKey, store), addrs: map[string]string{}}
+	if cfg.DNS != nil {
+		d, err := geodns.New(*cfg.DNS, a.cat, log.With("component", "geodns"))
+		if err != nil {
+			return nil, fmt.Errorf("edge config: dns: %w", err)
+		}
+		a.dns = d
+	}
 	switch cfg.AccessLog {
 	case "":
 	case "-":
@@ -93,14 +107,34 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		a.logFile = f
 		a.alog = accesslog.New(f, cfg.Region, cfg.Node)
 	}
-	a.handler = proxy.New(proxy.Config{Catalog: a.cat, Log: a.alog, AllowPrivateOrigins: cfg.AllowPrivateOrigins})
+	var wafOpts waf.Options
+	if cfg.WAFMatchLog != "" {
+		f, err := os.OpenFile(cfg.WAFMatchLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("edge config: waf_match_log: %w", err)
+		}
+		a.wafLog, wafOpts.MatchLog = f, f
+	}
+	var secret []byte
+	if cfg.WAFSecret != "" {
+		var err error
+		if secret, err = hex.DecodeString(cfg.WAFSecret); err != nil || len(secret) < 16 {
+			return nil, fmt.Errorf("edge config: waf_secret: want at least 16 bytes in hex")
+		}
+	}
+	gate, err := wafgate.New(wafgate.Config{Catalog: a.cat, Engines: waf.NewCache(wafOpts), Secret: secret, Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("waf gate: %w", err)
+	}
+	a.gate = gate
+	a.handler = proxy.New(proxy.Config{Catalog: a.cat, Log: a.alog, AllowPrivateOrigins: cfg.AllowPrivateOrigins, WAF: gate})
 	return a, nil
 }
 
 // Catalog exposes the agent's catalog (read-only use).
 func (a *Agent) Catalog() *catalog.Catalog { return a.cat }
 
-// Addr returns the bound address of "http", "https" or "admin".
+// Addr returns the bound address of "http", "https", "admin" or "dns".
 func (a *Agent) Addr(name string) string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -133,6 +167,12 @@ func (a *Agent) Start(ctx context.Context) error {
 		}
 	}
 
+	// Compile the WAF engines of the sites known so far before serving, so
+	// the first requests do not wait for them.
+	if err := a.gate.Warm(); err != nil {
+		a.log.Error("waf engines", "err", err)
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	a.cancel = cancel
 	if err := a.listen(); err != nil {
@@ -142,6 +182,13 @@ func (a *Agent) Start(ctx context.Context) error {
 	}
 	if a.alog != nil {
 		a.goRun(func() { a.alog.Run(ctx, time.Second) })
+	}
+	if a.dns != nil {
+		a.goRun(func() {
+			if err := a.dns.Run(ctx); err != nil {
+				a.log.Error("dns", "err", err)
+			}
+		})
 	}
 	if a.cfg.StaticFile == "" {
 		if err := a.connectNATS(ctx); err != nil {
@@ -172,6 +219,15 @@ func (a *Agent) listen() error {
 		{"http", a.cfg.HTTPAddr, a.handler, false},
 		{"https", a.cfg.HTTPSAddr, a.handler, true},
 		{"admin", a.cfg.AdminAddr, a.adminHandler(), false},
+	}
+	if a.dns != nil {
+		if err := a.dns.Listen(); err != nil {
+			return err
+		}
+		a.mu.Lock()
+		a.addrs["dns"] = a.dns.Addr()
+		a.mu.Unlock()
+		a.log.Info("listening", "listener", "dns", "addr", a.dns.Addr(), "zone", a.dns.Zone())
 	}
 	for _, s := range all {
 		if s.addr == "" {
@@ -233,6 +289,13 @@ func (a *Agent) connectNATS(ctx context.Context) error {
 	a.mu.Lock()
 	a.nc, a.syncer = nc, syncer
 	a.mu.Unlock()
+	if a.dns != nil && a.cfg.DNS.Health != geodns.HealthStatic {
+		// Every region's heartbeats decide which regions DNS answers with.
+		if _, err := nc.Subscribe(api.SubjectHeartbeatPrefix+".>", func(m *nats.Msg) { a.dns.HandleHeartbeat(m.Subject, m.Data) }); err != nil {
+			nc.Close()
+			return fmt.Errorf("nats: subscribe heartbeats: %w", err)
+		}
+	}
 	a.goRun(func() { syncer.Run(ctx) })
 	a.goRun(func() {
 		heartbeat.Run(ctx, nc, a.cfg.Region, a.cfg.Node, time.Duration(a.cfg.HeartbeatInterval), a.heartbeat, a.log)
@@ -332,12 +395,16 @@ func (a *Agent) Close() error {
 	}
 	a.wg.Wait()
 	a.handler.Close()
+	a.gate.Close()
 	var err error
 	if a.alog != nil {
 		err = a.alog.Flush()
 	}
 	if a.logFile != nil {
 		err = errors.Join(err, a.logFile.Close())
+	}
+	if a.wafLog != nil {
+		err = errors.Join(err, a.wafLog.Close())
 	}
 	return err
 }
@@ -346,6 +413,9 @@ func (a *Agent) shutdownServers(ctx context.Context) {
 	a.mu.Lock()
 	servers := a.servers
 	a.mu.Unlock()
+	if a.dns != nil {
+		a.dns.Close() // also when Start failed before Run
+	}
 	var wg sync.WaitGroup
 	for _, s := range servers {
 		wg.Add(1)

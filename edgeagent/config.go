@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rampart-edge/rampart/controlsvc/api"
+	"github.com/rampart-edge/rampart/edgeagent/geodns"
 )
 
 // Config is the edge agent's configuration, read once at start.
@@ -31,6 +32,18 @@ type Config struct {
 	HeartbeatInterval   Duration `json:"heartbeat_interval"`
 	// Pprof serves /debug/pprof on the admin listener.
 	Pprof bool `json:"pprof"`
+	// WAFSecret (hex, 32 bytes) signs WAF challenge tokens; give every edge
+	// of a region the same one so a cleared client stays cleared. Empty: a
+	// random secret per process.
+	WAFSecret string `json:"waf_secret"`
+	// WAFMatchLog is a file that receives every logged WAF rule match in
+	// ModSecurity's error-log format (for go-ftw and debugging; it holds
+	// matched data unredacted). Empty: none.
+	WAFMatchLog string `json:"waf_match_log"`
+	// DNS, when set, runs the GeoDNS server for the edge zone on this node
+	// (see geodns.Config: listen address, zone, nameservers, regions,
+	// CIDR table, GeoIP database, views, TTL, health window).
+	DNS *geodns.Config `json:"dns,omitempty"`
 	// Version is reported in heartbeats.
 	Version string `json:"-"`
 }
@@ -100,6 +113,14 @@ func (c *Config) Validate() error {
 	}
 	if c.HeartbeatInterval < 0 {
 		return fmt.Errorf("heartbeat_interval: must be positive")
+	}
+	if c.DNS != nil {
+		if err := c.DNS.Validate(); err != nil {
+			return fmt.Errorf("dns.%w", err)
+		}
+		if c.StaticFile != "" && c.DNS.Health != geodns.HealthStatic {
+			return fmt.Errorf("dns.health: must be %q with static_file (no heartbeats without NATS)", geodns.HealthStatic)
+		}
 	}
 	return nil
 }

@@ -3,8 +3,11 @@ module github.com/rampart-edge/rampart/scripts
 go 1.26.0
 
 require (
+	github.com/maxmind/mmdbwriter v1.2.0
+	github.com/miekg/dns v1.1.73
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.53.1
+	github.com/oschwald/maxminddb-golang/v2 v2.1.1
 	github.com/rampart-edge/rampart/cloudinit v0.0.0
 	github.com/rampart-edge/rampart/controlsvc v0.0.0
 	github.com/rampart-edge/rampart/controlsvc/api v0.0.0
@@ -20,6 +23,7 @@ require (
 	github.com/nats-io/jwt/v2 v2.8.2 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
+	go4.org/netipx v0.0.0-20231129151722-fdeea329fbba // indirect
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect

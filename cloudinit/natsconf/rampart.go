@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strings"
 
 	"github.com/rampart-edge/rampart/controlsvc/api"
 	"golang.org/x/crypto/bcrypt"
@@ -38,6 +39,12 @@ type Spec struct {
 	Credentials Credentials
 	// BcryptCost for client password hashes; 0 means bcrypt.DefaultCost.
 	BcryptCost int
+	// Hash, if set, replaces HashPassword for client passwords. field names
+	// the credential ("control_password", "edge_passwords.<region>",
+	// "sys_password"). bcrypt salts at random, so two renders of the same spec
+	// differ; a deployment tool that must see no diff on a re-run passes hashes
+	// it keeps in its state (see HashesFrom).
+	Hash func(field, password string) (string, error)
 	// ClientTLS, ClusterTLS and GatewayTLS, if set, are rendered on every node.
 	ClientTLS, ClusterTLS, GatewayTLS *TLS
 }
@@ -234,7 +241,13 @@ func Rampart(spec Spec) (map[string]Config, error) {
 // exports heartbeats, events and the purge service to CONTROL.
 func rampartAccounts(spec Spec) ([]Account, error) {
 	hash := func(field, password string) (string, error) {
-		h, err := HashPassword(password, spec.BcryptCost)
+		var h string
+		var err error
+		if spec.Hash != nil {
+			h, err = spec.Hash(field, password)
+		} else {
+			h, err = HashPassword(password, spec.BcryptCost)
+		}
 		if err != nil {
 			return "", fmt.Errorf("credentials.%s: %w", field, err)
 		}
@@ -314,6 +327,23 @@ func HashPassword(password string, cost int) (string, error) {
 		return "", fmt.Errorf("bcrypt: %w", err)
 	}
 	return string(h), nil
+}
+
+// HashesFrom is a Spec.Hash that returns precomputed hashes keyed by field,
+// for example bcrypt hashes a deployment tool generated once and keeps. A
+// field without a hash is an error, so a new credential is never rendered
+// unhashed.
+func HashesFrom(hashes map[string]string) func(field, password string) (string, error) {
+	return func(field, _ string) (string, error) {
+		h, ok := hashes[field]
+		if !ok || h == "" {
+			return "", errors.New("no precomputed hash")
+		}
+		if !strings.HasPrefix(h, "$2") {
+			return "", errors.New("precomputed hash is not bcrypt")
+		}
+		return h, nil
+	}
 }
 
 // RouteURL is a cluster route to host:port carrying the route credentials.

@@ -117,7 +117,9 @@ func EdgePublishAllow(region string) []string {
 // replies or watch updates.
 func EdgeInbox(region string) string { return EdgeInboxPrefix + "." + region }
 
-// EdgeSubscribeAllow lists the subjects an edge user of region may subscribe to.
+// EdgeSubscribeAllow lists the subjects an edge user of region may subscribe
+// to: its own inbox, purges, and every region's heartbeats (GeoDNS on each
+// edge withdraws regions that fall silent).
 func EdgeSubscribeAllow(region string) []string {
-	return []string{EdgeInbox(region) + ".>", SubjectPurge}
+	return []string{EdgeInbox(region) + ".>", SubjectPurge, SubjectHeartbeatPrefix + ".>"}
 }

@@ -260,12 +260,12 @@ func anyMatches(patterns []string, subject string) bool {
 
 func TestEdgeSubscribeAllow(t *testing.T) {
 	sub := EdgeSubscribeAllow("ams3")
-	for _, subject := range []string{EdgeInbox("ams3") + ".abc.1", SubjectPurge} {
+	for _, subject := range []string{EdgeInbox("ams3") + ".abc.1", SubjectPurge, "edge.hb.eu.n1", HeartbeatSubject("syd1", "syd1-edge1")} {
 		if !anyMatches(sub, subject) {
 			t.Errorf("EdgeSubscribeAllow does not allow %q", subject)
 		}
 	}
-	for _, subject := range []string{"$KV.sites.x", "edge.hb.eu.n1", "edge.events.eu", "_INBOX.abc", "$JS.control.API.INFO", EdgeInbox("syd1") + ".abc.1"} {
+	for _, subject := range []string{"$KV.sites.x", "edge.hb", "edge.events.eu", "_INBOX.abc", "$JS.control.API.INFO", EdgeInbox("syd1") + ".abc.1"} {
 		if anyMatches(sub, subject) {
 			t.Errorf("EdgeSubscribeAllow allows %q", subject)
 		}

@@ -85,9 +85,6 @@ type Redirect struct {
 // CachePolicy is the site's cache policy; its fields come with the cache.
 type CachePolicy struct{}
 
-// WAFPolicy is the site's web application firewall policy; its fields come with the WAF.
-type WAFPolicy struct{}
-
 // RateLimitPolicy holds the site's rate limits; its fields come with rate limiting.
 type RateLimitPolicy struct{}
 

@@ -386,7 +386,7 @@ func TestParseSiteDecodeErrors(t *testing.T) {
 		{"unknown https field", doc(`"https":{"hsts":true}`), "hsts", "unknown field"},
 		{"unknown redirect field", doc(`"redirects":[{"path":"/a","to":"/b","code":301}]`), "code", "unknown field"},
 		{"unknown cache field", doc(`"cache":{"ttl":60}`), "ttl", "unknown field"},
-		{"unknown waf field", doc(`"waf":{"mode":"block"}`), "mode", "unknown field"},
+		{"unknown waf field", doc(`"waf":{"level":4}`), "level", "unknown field"},
 		{"unknown rate_limit field", doc(`"rate_limit":{"rps":10}`), "rps", "unknown field"},
 
 		{"v is a string", `{"v":"1","hostname":"www.example.com","origins":[{"url":"https://origin.example.net"}]}`, "v", "want int, got JSON string"},

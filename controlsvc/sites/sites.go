@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rampart-edge/rampart/controlsvc/api"
+	"github.com/rampart-edge/rampart/waf"
 )
 
 // Errors a caller can act on; test with errors.Is.
@@ -167,6 +168,12 @@ func prepare(site api.Site) (api.Site, []byte, error) {
 	host, hostErr := NormalizeHostname(site.Hostname)
 	site.Hostname = host
 	if err := mergeHostnameError(site.Validate(), hostErr); err != nil {
+		return api.Site{}, nil, err
+	}
+	// The contract checks what it can with the standard library; the WAF
+	// policy's SecLang is compiled here, as the edge will, so a rule the
+	// parser rejects never reaches an edge.
+	if err := waf.Check(site.WAF); err != nil {
 		return api.Site{}, nil, err
 	}
 	data, err := json.Marshal(site)

@@ -34,6 +34,13 @@ type Entry struct {
 	Duration       time.Duration
 	OriginDuration time.Duration
 	Err            string
+	// WAF fields, written when WAFAction is set: the decision, the rules
+	// that matched, the anomaly score and a truncated, redacted excerpt of
+	// the matched data.
+	WAFAction    string
+	RuleIDs      []int
+	AnomalyScore int
+	WAFMatched   string
 }
 
 // Logger writes entries as JSON lines.
@@ -90,6 +97,21 @@ func AppendJSON(b []byte, e *Entry, region, node string) []byte {
 	b = strconv.AppendFloat(b, float64(e.OriginDuration.Microseconds())/1000, 'f', -1, 64)
 	b = appendStr(b, `,"region":`, region)
 	b = appendStr(b, `,"node":`, node)
+	if e.WAFAction != "" {
+		b = appendStr(b, `,"waf_action":`, e.WAFAction)
+		b = append(b, `,"rule_ids":[`...)
+		for i, id := range e.RuleIDs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, int64(id), 10)
+		}
+		b = append(b, `],"anomaly_score":`...)
+		b = strconv.AppendInt(b, int64(e.AnomalyScore), 10)
+		if e.WAFMatched != "" {
+			b = appendStr(b, `,"matched":`, e.WAFMatched)
+		}
+	}
 	if e.Err != "" {
 		b = appendStr(b, `,"error":`, e.Err)
 	}

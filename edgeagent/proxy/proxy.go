@@ -37,6 +37,25 @@ type Config struct {
 	ResponseHeaderTimeout time.Duration
 	// OriginClientCert is presented to https origins (mTLS origin pull).
 	OriginClientCert *tls.Certificate
+	// WAF, when set, inspects every request before the origin is contacted.
+	WAF WAF
+}
+
+// WAF is the firewall step of the request path (see edgeagent/wafgate).
+type WAF interface {
+	// Request runs before the origin is contacted. When proceed is false it
+	// has answered the client (block, challenge, tarpit) and filled in e.
+	// check, when not nil, sees the origin's response before the client does.
+	Request(w http.ResponseWriter, r *http.Request, site *catalog.Site, e *accesslog.Entry) (check ResponseCheck, proceed bool)
+}
+
+// ResponseCheck inspects one request's response.
+type ResponseCheck interface {
+	// Response returns false when resp must not reach the client. It may
+	// replace resp.Body (with one that yields the same bytes).
+	Response(resp *http.Response, e *accesslog.Entry) bool
+	// Done is called once the request is over.
+	Done()
 }
 
 // Handler serves client requests.
@@ -79,6 +98,7 @@ const (
 	ActionMisdirected = "misdirected"
 	ActionOriginError = "origin_error"
 	ActionBadRequest  = "bad_request"
+	ActionWAF         = "waf" // answered by the WAF; waf_action says how
 )
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
@@ -157,6 +177,16 @@ func (h *Handler) writeError(w http.ResponseWriter, e *accesslog.Entry, msg stri
 }
 
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, site *catalog.Site, e *accesslog.Entry) {
+	var check ResponseCheck
+	if h.cfg.WAF != nil {
+		var proceed bool
+		if check, proceed = h.cfg.WAF.Request(w, r, site, e); !proceed {
+			return
+		}
+		if check != nil {
+			defer check.Done()
+		}
+	}
 	if isUpgrade(r.Header) {
 		h.forwardUpgrade(w, r, site, e)
 		return
@@ -199,6 +229,12 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, site *catalog.
 	}
 	defer resp.Body.Close()
 	e.Action, e.UpstreamStatus, e.Status = ActionProxy, resp.StatusCode, resp.StatusCode
+	if check != nil && !check.Response(resp, e) {
+		e.OriginDuration = time.Since(originStart)
+		e.Action, e.Status = ActionWAF, http.StatusBadGateway
+		h.writeError(w, e, "the origin's response was blocked by the site's firewall")
+		return
+	}
 
 	hd := w.Header()
 	copyHeader(hd, resp.Header)

@@ -28,6 +28,7 @@ import (
 	"github.com/rampart-edge/rampart/controlsvc/api"
 	"github.com/rampart-edge/rampart/controlsvc/buckets"
 	"github.com/rampart-edge/rampart/edgeagent"
+	"github.com/rampart-edge/rampart/edgeagent/geodns"
 	"github.com/rampart-edge/rampart/scripts/natslab"
 )
 
@@ -45,10 +46,34 @@ type Config struct {
 	Logger *slog.Logger
 	// HeartbeatInterval of the edges; 1s when zero.
 	HeartbeatInterval time.Duration
+	// EdgeDNS is the GeoDNS port on each edge's own address (UDP and TCP;
+	// zero picks free ports). DNSWindow is how long a silent region stays
+	// in answers (10s when zero).
+	EdgeDNS   int
+	DNSWindow time.Duration
 }
 
 // DemoHost is the site the lab creates.
 const DemoHost = "demo.rampart.test"
+
+// EdgeZone is the zone the edges' GeoDNS servers are authoritative for: a
+// site's edge name is its hostname followed by the zone (EdgeName).
+const EdgeZone = "edge.rampart.test"
+
+// EdgeName is the name GeoDNS answers for a site's hostname.
+func EdgeName(host string) string { return host + "." + EdgeZone + "." }
+
+// ClientSubnet is the client network the lab routes to the i-th region
+// (10.<i+1>.0.0/16); send it as EDNS Client Subnet to be placed there.
+func ClientSubnet(i int) string { return "10." + strconv.Itoa(i+1) + ".0.0/16" }
+
+// Lab GeoDNS views: clients from StaffSubnet (or the source addresses in
+// StaffSources) are "staff" and get the last region, whatever the public
+// answer.
+const (
+	StaffSubnet  = "10.99.0.0/16"
+	StaffSources = "127.0.2.0/24"
+)
 
 // Lab is a running network.
 type Lab struct {
@@ -120,9 +145,12 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 	if err := l.StartControl(ctx); err != nil {
 		return nil, err
 	}
+	dnsCfg := labDNS(cfg)
 	for i, r := range cfg.Regions {
 		node := r + "-edge1"
 		e := &Edge{Region: r, Node: node, IP: EdgeIP(i)}
+		dc := dnsCfg
+		dc.Addr = hostPort(e.IP, cfg.EdgeDNS)
 		e.cfg = edgeagent.Config{
 			Region:    r,
 			Node:      node,
@@ -138,6 +166,7 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 			AllowPrivateOrigins: true,
 			HeartbeatInterval:   edgeagent.Duration(cfg.HeartbeatInterval),
 			Version:             "lab",
+			DNS:                 &dc,
 		}
 		l.edges[r] = e
 		if err := l.StartEdge(ctx, r); err != nil {
@@ -148,6 +177,22 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 }
 
 func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
+
+// labDNS is the GeoDNS configuration every lab edge shares: one nameserver
+// per edge, regions whose addresses come from heartbeats, the client
+// subnets of ClientSubnet, loopback clients to the first region, and the
+// staff view.
+func labDNS(cfg Config) geodns.Config {
+	dc := geodns.Config{Zone: EdgeZone, Window: geodns.Duration(cfg.DNSWindow)}
+	for i, r := range cfg.Regions {
+		dc.Nameservers = append(dc.Nameservers, geodns.Nameserver{Name: "ns" + strconv.Itoa(i+1) + "." + EdgeZone, Addrs: []string{EdgeIP(i)}})
+		dc.Regions = append(dc.Regions, geodns.Region{Name: r})
+		dc.Routes = append(dc.Routes, geodns.Route{CIDR: ClientSubnet(i), Regions: []string{r}})
+	}
+	dc.Routes = append(dc.Routes, geodns.Route{CIDR: "127.0.0.0/8", Regions: []string{cfg.Regions[0]}})
+	dc.Views = []geodns.View{{Name: "staff", Sources: []string{StaffSubnet, StaffSources}, Regions: []string{cfg.Regions[len(cfg.Regions)-1]}}}
+	return dc
+}
 
 // StartControl starts (or restarts) the control service.
 func (l *Lab) StartControl(ctx context.Context) error {

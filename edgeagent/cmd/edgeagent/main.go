@@ -42,6 +42,7 @@ func run(log *slog.Logger) error {
 		natsUser   = flag.String("nats-user", "", "NATS user (password from RAMPART_NATS_PASSWORD)")
 		sealFile   = flag.String("seal-key-file", "", "file holding the base64 X25519 seal key")
 		pprofOn    = flag.Bool("pprof", false, "serve /debug/pprof on the admin listener")
+		wafLog     = flag.String("waf-match-log", "", "file receiving every logged WAF rule match (ModSecurity error-log format, unredacted)")
 		private    = flag.Bool("allow-private-origins", false, "let origins resolve to loopback/private addresses")
 	)
 	flag.Parse()
@@ -61,6 +62,7 @@ func run(log *slog.Logger) error {
 		}
 	}
 	set(&cfg.StaticFile, *static)
+	set(&cfg.WAFMatchLog, *wafLog)
 	set(&cfg.HTTPAddr, *httpAddr)
 	set(&cfg.HTTPSAddr, *httpsAddr)
 	set(&cfg.AdminAddr, *adminAddr)

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -29,9 +30,9 @@ func main() {
 
 func run() error {
 	root := os.Geteuid() == 0
-	defHTTP, defHTTPS := 8080, 8443
+	defHTTP, defHTTPS, defDNS := 8080, 8443, 5353
 	if root {
-		defHTTP, defHTTPS = 80, 443
+		defHTTP, defHTTPS, defDNS = 80, 443, 53
 	}
 	var (
 		dir      = flag.String("dir", ".lab", "directory for configs, stores, snapshots and logs")
@@ -44,6 +45,8 @@ func run() error {
 		originA  = flag.Int("origin-a-port", 8181, "demo origin A port on 127.0.0.1")
 		originB  = flag.Int("origin-b-port", 8182, "demo origin B port on 127.0.0.1")
 		duration = flag.Duration("for", 0, "stop after this long (0: until Ctrl-C)")
+		dnsP     = flag.Int("dns-port", defDNS, "GeoDNS port (UDP and TCP) on each edge's own address")
+		window   = flag.Duration("dns-window", 10*time.Second, "GeoDNS withdraws a region silent for this long")
 	)
 	flag.Parse()
 	if *fresh {
@@ -77,6 +80,7 @@ func run() error {
 		Dir:      abs,
 		Regions:  strings.Split(*regions, ","),
 		EdgeHTTP: *httpP, EdgeHTTPS: *httpsP, EdgeAdmin: *adminP, ControlAPI: *apiP, OriginA: *originA, OriginB: *originB,
+		EdgeDNS: *dnsP, DNSWindow: *window,
 		Logger: slog.New(slog.NewJSONHandler(logFile, nil)),
 	})
 	if err != nil {
@@ -96,8 +100,48 @@ func run() error {
 	}
 	fmt.Printf("the lab is up (%.1fs)\n\n", time.Since(started).Seconds())
 	printInstructions(l, caPath, *httpsP, *httpP)
+	printDNS(l, *dnsP)
+	go readCommands(ctx, l)
 	<-ctx.Done()
 	return nil
+}
+
+func printDNS(l *labnet.Lab, port int) {
+	name := labnet.EdgeName(labnet.DemoHost)
+	edges := l.Edges()
+	e0 := edges[0]
+	fmt.Printf("\nGeoDNS (zone %s, on every edge): the demo site's edge name is %s\n", labnet.EdgeZone, name)
+	for i, e := range edges {
+		fmt.Printf("  dig @%s -p %d %s A +subnet=%s +norec    # -> %s (%s)\n", e0.IP, port, name, labnet.ClientSubnet(i), e.IP, e.Region)
+	}
+	last := edges[len(edges)-1]
+	fmt.Printf("  dig @%s -p %d -b 127.0.2.1 %s A +norec             # staff view -> %s\n", e0.IP, port, name, last.IP)
+	fmt.Printf("  dig @%s -p %d %s A +tcp +norec                      # over TCP\n", e0.IP, port, name)
+	fmt.Printf("  dig @%s -p %d %s NS +norec\n", e0.IP, port, labnet.EdgeZone)
+	fmt.Println("type \"stop <region>\" or \"start <region>\" here to fail a region's edge and watch it leave the answers.")
+}
+
+// readCommands lets the person running the lab stop and start edges.
+func readCommands(ctx context.Context, l *labnet.Lab) {
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 2 || (f[0] != "stop" && f[0] != "start") {
+			fmt.Println("commands: stop <region>, start <region>")
+			continue
+		}
+		var err error
+		if f[0] == "stop" {
+			err = l.StopEdge(f[1])
+		} else {
+			err = l.StartEdge(ctx, f[1])
+		}
+		if err != nil {
+			fmt.Printf("%s %s: %v\n", f[0], f[1], err)
+			continue
+		}
+		fmt.Printf("%s %s: done\n", f[0], f[1])
+	}
 }
 
 func printInstructions(l *labnet.Lab, caPath string, httpsPort, httpPort int) {

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestParentPID(t *testing.T) {
+	tests := []struct {
+		stat string
+		want int
+		ok   bool
+	}{
+		{"1234 (nginx) S 1200 1234 1234 0 -1", 1200, true},
+		{"99 (a b) c) R 7 99 99", 7, true}, // a command name with spaces and a parenthesis
+		{"garbage", 0, false},
+		{"5 (x)", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := parentPID([]byte(tt.stat))
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("parentPID(%q) = %d %v, want %d %v", tt.stat, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestStatusKB(t *testing.T) {
+	status := "Name:\tnginx\nVmPeak:\t  20000 kB\nVmHWM:\t    8192 kB\nVmRSS:\t    4096 kB\n"
+	if got := statusKB(status, "VmHWM:"); got != 8192 {
+		t.Errorf("VmHWM = %d, want 8192", got)
+	}
+	if got := statusKB(status, "VmSwap:"); got != 0 {
+		t.Errorf("missing key = %d, want 0", got)
+	}
+}
+
+// TestProcessTree starts a shell with a child, finds both in /proc, reads
+// their peak RSS and stops the whole group.
+func TestProcessTree(t *testing.T) {
+	dir := t.TempDir()
+	p, err := startProcess("tree", dir, []string{"sh", "-c", "sleep 30 & wait"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.stop(time.Second) })
+	deadline := time.Now().Add(5 * time.Second)
+	var pids []int
+	for time.Now().Before(deadline) {
+		if pids = p.tree(); len(pids) >= 2 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(pids) < 2 || pids[0] != p.pid() {
+		t.Fatalf("tree = %v, want the shell %d and its sleep", pids, p.pid())
+	}
+	if os.Geteuid() == 0 {
+		if err := resetPeakRSS(pids); err != nil {
+			t.Errorf("resetPeakRSS: %v", err)
+		}
+	}
+	if kb := peakRSSKB(pids); kb <= 0 {
+		t.Errorf("peak RSS %d kB, want some", kb)
+	}
+	child := pids[1]
+	p.stop(time.Second)
+	if done, _ := p.exited(); !done {
+		t.Error("the process did not exit")
+	}
+	// The child is in the group and goes too (it may linger as a zombie of init briefly).
+	for range 100 {
+		if data, err := os.ReadFile("/proc/" + strconv.Itoa(child) + "/stat"); err != nil || slices.Contains([]string{"Z", "X"}, stateOf(data)) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Errorf("child %d still running after stop", child)
+}
+
+func TestLastLines(t *testing.T) {
+	if got := lastLines("a\n\nb\nc\n  \nd\n", 2); got != "c | d" {
+		t.Errorf("lastLines = %q", got)
+	}
+	if got := lastLines("", 3); got != "" {
+		t.Errorf("lastLines of nothing = %q", got)
+	}
+}
+
+// stateOf is the state letter of a /proc/<pid>/stat line.
+func stateOf(stat []byte) string {
+	for i := len(stat) - 1; i >= 0; i-- {
+		if stat[i] == ')' && i+2 < len(stat) {
+			return string(stat[i+2])
+		}
+	}
+	return ""
+}

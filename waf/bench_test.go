@@ -1,0 +1,84 @@
+package waf
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strconv"
+	"testing"
+
+	"github.com/rampart-edge/rampart/controlsvc/api"
+)
+
+// jsonOrders is the bench workload's POST body: 70 order lines, ~4 KB.
+func jsonOrders() []byte {
+	colours := []string{"red", "blue", "green", "black"}
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i := range 70 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":%d,"sku":"W-%04d","qty":%d,"price":%d.5,"tag":"%s"}`,
+			i+1, 1000+i*7, 1+i%9, 5+i%40, colours[i%4])
+	}
+	b.WriteByte(']')
+	return b.Bytes()
+}
+
+func benchEngine(b *testing.B) *Engine {
+	b.Helper()
+	e, err := Compile(api.WAFPolicy{Mode: api.WAFBlock}, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { e.Close() })
+	return e
+}
+
+var benchClient = netip.MustParseAddr("192.0.2.10")
+
+func benchRequest(method, target string, body []byte) *http.Request {
+	var r *http.Request
+	if body == nil {
+		r = httptest.NewRequest(method, target, nil)
+	} else {
+		r = httptest.NewRequest(method, target, bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	r.Host = "waf.bench.rampart.test"
+	r.Header.Set("Accept", "*/*")
+	r.Header.Set("User-Agent", "rampart-bench")
+	return r
+}
+
+func runInspect(b *testing.B, e *Engine, method, target string, body []byte) {
+	b.ReportAllocs()
+	for b.Loop() {
+		r := benchRequest(method, target, body)
+		tx, res := e.InspectRequest(r, benchClient)
+		if res.Reject {
+			b.Fatalf("benign request rejected: %+v", res)
+		}
+		if r.Body != nil {
+			io.Copy(io.Discard, r.Body)
+		}
+		tx.Close()
+	}
+}
+
+// BenchmarkInspectGET is the bench's "WAF GET 1 KB" request at PL1.
+func BenchmarkInspectGET(b *testing.B) {
+	e := benchEngine(b)
+	runInspect(b, e, "GET", "/nostore/1k?id=42&q=blue+widgets&page=2", nil)
+}
+
+// BenchmarkInspectJSON4K is the bench's "WAF POST 4 KB JSON (70 objects)" request at PL1.
+func BenchmarkInspectJSON4K(b *testing.B) {
+	e := benchEngine(b)
+	runInspect(b, e, "POST", "/api", jsonOrders())
+}

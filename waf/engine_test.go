@@ -1,0 +1,134 @@
+package waf
+
+import (
+	"bytes"
+	"io"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/corazawaf/coraza/v3/types/variables"
+	"github.com/rampart-edge/rampart/controlsvc/api"
+)
+
+var client = netip.MustParseAddr("192.0.2.7")
+
+func TestCheckNamesTheBadRule(t *testing.T) {
+	for _, tc := range []struct {
+		rules []string
+		field string
+		msg   string
+	}{
+		{[]string{`SecRule ARGS "@rx ok" "id:1001,phase:2,deny"`, `SecRule ARGS "@nope x" "id:1002,deny"`}, "waf.custom_rules[1]", "nope"},
+		{[]string{`SecRule ARGS "@rx (" "id:1003,deny"`}, "waf.custom_rules[0]", "missing closing )"},
+		{[]string{`SecRule ARGS "@rx x" "id:1004,phase:2,bogusaction"`}, "waf.custom_rules[0]", "bogusaction"},
+		{[]string{`SecRule ARGS "@rx x" "id:4200001,phase:2,deny"`}, "waf.custom_rules[0]", "reserves"},
+		{[]string{`SecRule ARGS "@rx x" "id:1005,phase:2,pass"`, `SecRule ARGS "@rx y" "id:942100,phase:2,pass"`}, "waf.custom_rules[1]", "942100"},
+	} {
+		fes := api.AsFieldErrors(Check(api.WAFPolicy{Mode: api.WAFBlock, CustomRules: tc.rules}))
+		if len(fes) == 0 || fes[0].Field != tc.field || !strings.Contains(fes[0].Msg, tc.msg) {
+			t.Errorf("%q: got %v, want %s: …%s…", tc.rules, fes, tc.field, tc.msg)
+		}
+	}
+	if err := Check(api.WAFPolicy{Mode: api.WAFBlock, CustomRules: []string{`SecRule ARGS:q "@streq x" "id:1006,phase:2,deny"`}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCacheSharesEnginesPerPolicy(t *testing.T) {
+	c := NewCache(Options{})
+	a := api.WAFPolicy{Mode: api.WAFBlock}
+	same := api.WAFPolicy{Mode: api.WAFBlock, Paranoia: 1, InboundThreshold: 5} // the defaults, spelled out
+	other := api.WAFPolicy{Mode: api.WAFBlock, Paranoia: 2}
+	var wg sync.WaitGroup
+	engines := make([]*Engine, 8)
+	for i := range engines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := a
+			if i%2 == 1 {
+				p = same
+			}
+			e, err := c.Get(p)
+			if err != nil {
+				t.Error(err)
+			}
+			engines[i] = e
+		}()
+	}
+	wg.Wait()
+	for _, e := range engines[1:] {
+		if e != engines[0] {
+			t.Fatal("equal policies got different engines")
+		}
+	}
+	o, err := c.Get(other)
+	if err != nil || o == engines[0] || c.Len() != 2 {
+		t.Fatalf("other policy: %v, len %d", err, c.Len())
+	}
+	c.Prune(func(k string) bool { return k == Key(other) })
+	if c.Len() != 1 {
+		t.Fatalf("after prune: %d", c.Len())
+	}
+}
+
+func TestBodyIsReplayedWhole(t *testing.T) {
+	e, err := Compile(api.WAFPolicy{Mode: api.WAFBlock, RequestBodyLimit: 100, BodyOverLimit: api.WAFBodyPartial}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := "a=" + strings.Repeat("b", 300)
+	r := httptest.NewRequest("POST", "/form", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	tx, res := e.InspectRequest(r, client)
+	defer tx.Close()
+	got, _ := io.ReadAll(r.Body)
+	if res.Reject || string(got) != body {
+		t.Fatalf("reject %v, forwarded %d bytes of %d", res.Reject, len(got), len(body))
+	}
+
+	deny, err := Compile(api.WAFPolicy{Mode: api.WAFBlock, RequestBodyLimit: 100}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = httptest.NewRequest("POST", "/form", strings.NewReader(body))
+	tx, res = deny.InspectRequest(r, client)
+	defer tx.Close()
+	if !res.Reject || res.Reason != ReasonBodyLimit || res.Status != 413 {
+		t.Fatalf("deny: %+v", res)
+	}
+}
+
+func TestMatchLogAndDetectMode(t *testing.T) {
+	var log bytes.Buffer
+	e, err := Compile(api.WAFPolicy{Mode: api.WAFDetect}, Options{MatchLog: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "/?q=%3Cscript%3Ealert(1)%3C/script%3E", nil)
+	r.Header.Set("User-Agent", "test")
+	r.Header.Set("Accept", "*/*")
+	tx, res := e.InspectRequest(r, client)
+	tx.Close()
+	if !res.Reject || res.Enforce || res.Score < 5 {
+		t.Fatalf("detect: %+v", res)
+	}
+	if !strings.Contains(log.String(), `[id "941100"]`) {
+		t.Fatalf("match log: %s", log.String())
+	}
+}
+
+func TestRedactAndTruncate(t *testing.T) {
+	if redact(variables.RequestCookies, "sid", "secret") != "[redacted]" ||
+		redact(variables.RequestHeaders, "Authorization", "Bearer x") != "[redacted]" ||
+		redact(variables.ResponseHeaders, "Set-Cookie", "a=b") != "[redacted]" ||
+		redact(variables.Args, "q", "visible") != "visible" {
+		t.Fatal("redact")
+	}
+	if got := truncate("héllo wörld", 2); got != "h…" {
+		t.Fatalf("truncate on a rune boundary: %q", got)
+	}
+}
