@@ -62,3 +62,16 @@ func FuzzAppendJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestWAFFields(t *testing.T) {
+	e := &Entry{ReqID: "r1", Status: 403, Action: "waf", WAFAction: "block", RuleIDs: []int{942100, 949110},
+		AnomalyScore: 10, WAFMatched: `942100:ARGS:id=1' OR "1"="1`}
+	line := string(AppendJSON(nil, e, "nyc3", "n1"))
+	want := `"waf_action":"block","rule_ids":[942100,949110],"anomaly_score":10,"matched":"942100:ARGS:id=1' OR \"1\"=\"1"`
+	if !strings.Contains(line, want) {
+		t.Fatalf("line %s\nwant %s", line, want)
+	}
+	if plain := string(AppendJSON(nil, &Entry{ReqID: "r2"}, "", "")); strings.Contains(plain, "waf_action") {
+		t.Fatalf("WAF fields on a request the WAF did not see: %s", plain)
+	}
+}

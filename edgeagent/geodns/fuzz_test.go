@@ -43,9 +43,16 @@ func FuzzHandle(f *testing.F) {
 	s.HandleHeartbeat(subj, body)
 	src := netip.MustParseAddr("10.2.3.4")
 	r := s.newResponder()
+	r.cache = newPacketCache()
 
 	f.Fuzz(func(t *testing.T, pkt []byte, udp bool) {
-		out := r.handle(pkt, src, udp)
+		// UDP goes through the packet cache, as the server does.
+		var out []byte
+		if udp {
+			out = r.answer(pkt, src)
+		} else {
+			out = r.handle(pkt, src, false)
+		}
 		if out == nil {
 			return
 		}

@@ -83,6 +83,7 @@ type responder struct {
 	frame    []byte
 	udp      bool
 	limit    int
+	cache    *packetCache // UDP workers only
 	question [1]dns.Question
 }
 

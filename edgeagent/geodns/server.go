@@ -5,8 +5,8 @@
 // Client Subnet, else by the resolver's address, through an explicit CIDR
 // table, then a MaxMind-format database and per-country/continent
 // preferences, and health comes from the edges' heartbeats. It serves UDP
-// and TCP with no recursion, truncation to TCP, minimal ANY (RFC 8482) and
-// response rate limiting.
+// and TCP with no recursion, truncation to TCP, minimal ANY (RFC 8482),
+// response rate limiting and a packet cache for repeated questions.
 package geodns
 
 import (
@@ -275,6 +275,9 @@ func (s *Server) Listen() error {
 			return fmt.Errorf("dns listen udp %s: %w", addr, err)
 		}
 		udp := uc.(*net.UDPConn)
+		// Room for bursts while workers are descheduled (the kernel caps it
+		// at net.core.rmem_max).
+		udp.SetReadBuffer(4 << 20)
 		bound := strconvPort(udp.LocalAddr())
 		tl, err := net.Listen("tcp", net.JoinHostPort(host, bound))
 		if err != nil {
@@ -371,6 +374,7 @@ func (s *Server) Close() error {
 
 func (s *Server) serveUDP(conn *net.UDPConn) {
 	r := s.newResponder()
+	r.cache = newPacketCache()
 	buf := make([]byte, 4096)
 	for {
 		n, from, err := conn.ReadFromUDPAddrPort(buf)
@@ -381,7 +385,7 @@ func (s *Server) serveUDP(conn *net.UDPConn) {
 			continue // e.g. ICMP errors surfaced on the socket
 		}
 		src := from.Addr().Unmap()
-		out := r.handle(buf[:n], src, true)
+		out := r.answer(buf[:n], src)
 		if out == nil {
 			continue
 		}
@@ -389,6 +393,11 @@ func (s *Server) serveUDP(conn *net.UDPConn) {
 		case drop:
 			continue
 		case slipTC:
+			// Encode this query's answer again (the cache may have
+			// answered), then strip it down to a truncated header.
+			if r.handle(buf[:n], src, true) == nil {
+				continue
+			}
 			if out = r.truncated(); out == nil {
 				continue
 			}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -42,13 +43,19 @@ type Config struct {
 	// MaxTarpits bounds requests held at once; past it a tarpit answers at
 	// once. 0 means 512.
 	MaxTarpits int
-	Log        *slog.Logger
+	// MaxInspections bounds requests inspected at once; the rest wait their
+	// turn. Inspection is CPU-bound and a CRS transaction over a JSON body
+	// holds megabytes, so running more than the CPUs can serve only adds
+	// memory and GC work. 0 means 2 × GOMAXPROCS.
+	MaxInspections int
+	Log            *slog.Logger
 }
 
 // Gate implements proxy.WAF.
 type Gate struct {
 	cfg     Config
 	tarpits chan struct{}
+	inspect chan struct{} // inspection slots
 
 	mu    sync.Mutex
 	hosts map[string]*hostEngine // the engine each host last used
@@ -73,6 +80,9 @@ func New(cfg Config) (*Gate, error) {
 	if cfg.MaxTarpits == 0 {
 		cfg.MaxTarpits = 512
 	}
+	if cfg.MaxInspections == 0 {
+		cfg.MaxInspections = 2 * runtime.GOMAXPROCS(0)
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -82,7 +92,8 @@ func New(cfg Config) (*Gate, error) {
 			return nil, err
 		}
 	}
-	return &Gate{cfg: cfg, tarpits: make(chan struct{}, cfg.MaxTarpits), hosts: map[string]*hostEngine{}, now: time.Now}, nil
+	return &Gate{cfg: cfg, tarpits: make(chan struct{}, cfg.MaxTarpits), inspect: make(chan struct{}, cfg.MaxInspections),
+		hosts: map[string]*hostEngine{}, now: time.Now}, nil
 }
 
 // Warm compiles the engine of every site in the catalog, so the first

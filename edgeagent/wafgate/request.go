@@ -28,7 +28,14 @@ func (g *Gate) Request(w http.ResponseWriter, r *http.Request, site *catalog.Sit
 		return nil, false
 	}
 	client, _ := netip.ParseAddr(e.ClientIP)
+	select {
+	case g.inspect <- struct{}{}:
+	case <-r.Context().Done():
+		e.Action, e.Status, e.Err = proxy.ActionWAF, 499, "client went away waiting for inspection"
+		return nil, false
+	}
 	tx, res := eng.InspectRequest(r, client)
+	<-g.inspect
 	record(e, res)
 	pol := eng.Policy()
 	switch {
@@ -62,7 +69,7 @@ func (g *Gate) Request(w http.ResponseWriter, r *http.Request, site *catalog.Sit
 		tx.Close()
 		return nil, true
 	}
-	return &responseCheck{tx: tx}, true
+	return &responseCheck{tx: tx, slots: g.inspect}, true
 }
 
 // record copies what the log needs from a result.
@@ -131,12 +138,15 @@ func writePage(w http.ResponseWriter, e *accesslog.Entry, msg string) {
 
 // responseCheck runs the response phases of a request's transaction.
 type responseCheck struct {
-	tx *waf.Tx
+	tx    *waf.Tx
+	slots chan struct{}
 }
 
 // Response implements proxy.ResponseCheck.
 func (c *responseCheck) Response(resp *http.Response, e *accesslog.Entry) bool {
+	c.slots <- struct{}{}
 	res := c.tx.InspectResponse(resp)
+	<-c.slots
 	if !res.Reject {
 		return true
 	}

@@ -50,9 +50,9 @@ func edgeSites(originAddr string) []api.Site {
 	}
 	plain := site(edgeHostFor(""))
 	waf := site(edgeHostFor(featureWAF))
-	// WAFPolicy has no fields yet; when the WAF lands, turn it on here with
-	// CRS at paranoia level 1, as the ModSecurity peer runs.
-	waf.WAF = api.WAFPolicy{}
+	// CRS at paranoia level 1 in block mode, inspecting responses too, as
+	// the ModSecurity peer runs.
+	waf.WAF = api.WAFPolicy{Mode: api.WAFBlock, Paranoia: 1, InspectResponse: true}
 	cache := site(edgeHostFor(featureCache))
 	// CachePolicy has no fields yet; when the cache lands, make it honour the
 	// origin's Cache-Control here, as nginx proxy_cache and Varnish do.
