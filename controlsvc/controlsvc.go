@@ -7,11 +7,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdh"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -29,7 +31,9 @@ import (
 	"github.com/rampart-edge/rampart/controlsvc/api"
 	"github.com/rampart-edge/rampart/controlsvc/buckets"
 	"github.com/rampart-edge/rampart/controlsvc/certs"
+	"github.com/rampart-edge/rampart/controlsvc/certs/acme"
 	"github.com/rampart-edge/rampart/controlsvc/certs/labca"
+	"github.com/rampart-edge/rampart/controlsvc/certs/onboard"
 	"github.com/rampart-edge/rampart/controlsvc/sites"
 )
 
@@ -68,8 +72,37 @@ type Config struct {
 	// CertCheckInterval is how often certificates are checked for renewal;
 	// certs.DefaultCheckInterval when zero.
 	CertCheckInterval time.Duration
+	// ACME, when set, issues certificates from an ACME CA instead of the lab CA.
+	ACME *ACMEConfig
+	// Onboarding, when set, checks that a site's hostname points at the
+	// edge before its certificate is ordered.
+	Onboarding *OnboardingConfig
+	// CertRetryMin and CertRetryMax bound the backoff after a failed
+	// issuance; certs.DefaultRetryMin/Max when zero.
+	CertRetryMin, CertRetryMax time.Duration
 	// Logger receives the service's JSON logs; slog.Default when nil.
 	Logger *slog.Logger
+}
+
+// OnboardingConfig says what pointing at the edge means (see certs/onboard).
+type OnboardingConfig struct {
+	// EdgeZone: a site's edge name is <hostname>.<EdgeZone> (CNAME target).
+	EdgeZone string
+	// EdgeIPs are the edges' public addresses (A/AAAA targets).
+	EdgeIPs []string
+	// Resolver is the DNS server (host:port, TCP) to ask; the system's when empty.
+	Resolver string
+}
+
+// ACMEConfig says which ACME CA issues the certificates.
+type ACMEConfig struct {
+	// DirectoryURL is the CA's directory (https://…/directory).
+	DirectoryURL string
+	// Email is the account's contact address (optional).
+	Email string
+	// CARootsPEM are the roots trusted for the CA's API (Pebble's); the
+	// system roots when empty.
+	CARootsPEM []byte
 }
 
 // Validate checks every field and reports each bad one by its config name.
@@ -125,6 +158,34 @@ func (c Config) Validate() error {
 	if c.CertCheckInterval < 0 {
 		bad("cert_check_interval", "must not be negative")
 	}
+	if c.CertRetryMin < 0 || c.CertRetryMax < 0 {
+		bad("cert_retry", "must not be negative")
+	}
+	if o := c.Onboarding; o != nil {
+		if o.EdgeZone == "" && len(o.EdgeIPs) == 0 {
+			bad("onboarding", "edge_zone or edge_ips is required")
+		}
+		for i, ip := range o.EdgeIPs {
+			if _, err := netip.ParseAddr(ip); err != nil {
+				bad(fmt.Sprintf("onboarding.edge_ips[%d]", i), "%v", err)
+			}
+		}
+		if o.Resolver != "" {
+			if _, _, err := net.SplitHostPort(o.Resolver); err != nil {
+				bad("onboarding.resolver", "want host:port: %v", err)
+			}
+		}
+	}
+	if c.ACME != nil {
+		if c.ACME.DirectoryURL == "" {
+			bad("acme_directory_url", "required with ACME")
+		} else if u, err := url.Parse(c.ACME.DirectoryURL); err != nil || u.Scheme != "https" || u.Host == "" {
+			bad("acme_directory_url", "want https://host/path, not %q", c.ACME.DirectoryURL)
+		}
+		if len(c.ACME.CARootsPEM) > 0 && !x509.NewCertPool().AppendCertsFromPEM(c.ACME.CARootsPEM) {
+			bad("acme_ca_roots", "no PEM certificate")
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -139,6 +200,7 @@ type Service struct {
 	closed  bool
 	token   string
 	ca      *labca.CA
+	mgr     *certs.Manager
 	nc      *nats.Conn
 	srv     *http.Server
 	addr    string
@@ -228,21 +290,66 @@ func (s *Service) start(ctx context.Context) error {
 		return fmt.Errorf("bucket %s: %w", api.BucketCerts, err)
 	}
 
+	stateKV, err := js.KeyValue(ctx, buckets.State)
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", buckets.State, err)
+	}
+	var issuer certs.Issuer = ca
+	if a := s.cfg.ACME; a != nil {
+		acmeKV, err := js.KeyValue(ctx, api.BucketACME)
+		if err != nil {
+			return fmt.Errorf("bucket %s: %w", api.BucketACME, err)
+		}
+		var copies []jetstream.KeyValue
+		for _, r := range s.cfg.Buckets.Regions {
+			kv, err := js.KeyValue(ctx, api.RegionBucket(api.BucketACME, r))
+			if err != nil {
+				return fmt.Errorf("bucket %s: %w", api.RegionBucket(api.BucketACME, r), err)
+			}
+			copies = append(copies, kv)
+		}
+		iss, err := acme.New(acme.Config{DirectoryURL: a.DirectoryURL, Email: a.Email, CARootsPEM: a.CARootsPEM,
+			Challenges: acmeKV, Copies: copies, State: stateKV, Logger: s.log})
+		if err != nil {
+			return err
+		}
+		issuer = iss
+	}
+	var checker certs.Checker
+	if o := s.cfg.Onboarding; o != nil {
+		var ips []netip.Addr
+		for _, ip := range o.EdgeIPs {
+			ips = append(ips, netip.MustParseAddr(ip)) // checked by Validate
+		}
+		c, err := onboard.New(onboard.Config{EdgeZone: o.EdgeZone, EdgeIPs: ips, Resolver: o.Resolver})
+		if err != nil {
+			return err
+		}
+		checker = c
+	}
 	mgr, err := certs.New(certs.Config{
 		Sites:         sitesKV,
 		Certs:         certsKV,
-		Issuer:        ca,
+		Issuer:        issuer,
 		SealKey:       s.sealKey,
 		CheckInterval: s.cfg.CertCheckInterval,
+		RetryMin:      s.cfg.CertRetryMin,
+		RetryMax:      s.cfg.CertRetryMax,
+		Locker:        certs.NewKVLock(stateKV, 0),
+		Onboarding:    checker,
+		Status:        stateKV,
 		Logger:        s.log,
 	})
 	if err != nil {
 		return err
 	}
+	s.mgr = mgr
 	nc := s.nc
 	handler, err := adminapi.New(adminapi.Config{
 		Sites:  sites.New(sitesKV),
 		Certs:  certsKV,
+		State:  stateKV,
+		Renew:  mgr.Renew,
 		Token:  s.token,
 		Logger: s.log,
 		Health: func(context.Context) error {
@@ -383,6 +490,18 @@ func redacted(urls []string) string {
 		}
 	}
 	return strings.Join(out, ",")
+}
+
+// RenewCert makes the certificate manager replace the certificate of host
+// now, even if it is still good.
+func (s *Service) RenewCert(ctx context.Context, host string) error {
+	s.mu.Lock()
+	mgr := s.mgr
+	s.mu.Unlock()
+	if mgr == nil {
+		return errors.New("controlsvc: not started")
+	}
+	return mgr.Renew(ctx, host)
 }
 
 // Addr is the admin API's bound address, "" before Start.

@@ -206,6 +206,30 @@ func TestServiceEndToEnd(t *testing.T) {
 	if code != 200 || json.Unmarshal([]byte(body), &st) != nil || !st.NotAfter.Equal(rec.NotAfter) || st.Issuer == "" {
 		t.Fatalf("cert status: %d %s", code, body)
 	}
+	if !strings.Contains(body, `"issuance":{"state":"ok"`) {
+		t.Fatalf("cert status without the issuance outcome: %s", body)
+	}
+
+	// A forced renewal through the API replaces the certificate.
+	if code, body := call(t, svc, "POST", "/api/v1/sites/shop.example/cert/renew", ""); code != 202 {
+		t.Fatalf("renew: %d %s", code, body)
+	}
+	renewed := false
+	for e := range w.Updates() {
+		if e != nil && e.Operation() == jetstream.KeyValuePut {
+			next, err := api.ParseCertRecord(e.Value())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if next.ChainPEM != rec.ChainPEM {
+				renewed = true
+				break
+			}
+		}
+	}
+	if !renewed {
+		t.Fatal("no new certificate after POST /cert/renew")
+	}
 
 	if err := svc.Close(); err != nil {
 		t.Fatalf("close: %v", err)

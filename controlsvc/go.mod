@@ -3,6 +3,8 @@ module github.com/rampart-edge/rampart/controlsvc
 go 1.26.0
 
 require (
+	github.com/mholt/acmez/v3 v3.1.7
+	github.com/miekg/dns v1.1.73
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.53.1
 	github.com/rampart-edge/rampart/controlsvc/api v0.0.0

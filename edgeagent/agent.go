@@ -7,6 +7,7 @@ package edgeagent
 import (
 	"context"
 	"crypto/ecdh"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -24,11 +25,19 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/rampart-edge/rampart/controlsvc/api"
 	"github.com/rampart-edge/rampart/edgeagent/accesslog"
+	"github.com/rampart-edge/rampart/edgeagent/admission"
+	"github.com/rampart-edge/rampart/edgeagent/blocklist"
 	"github.com/rampart-edge/rampart/edgeagent/catalog"
+	"github.com/rampart-edge/rampart/edgeagent/challenge"
+	"github.com/rampart-edge/rampart/edgeagent/connlimit"
+	"github.com/rampart-edge/rampart/edgeagent/events"
 	"github.com/rampart-edge/rampart/edgeagent/geodns"
 	"github.com/rampart-edge/rampart/edgeagent/heartbeat"
 	"github.com/rampart-edge/rampart/edgeagent/kvsync"
+	"github.com/rampart-edge/rampart/edgeagent/metrics"
 	"github.com/rampart-edge/rampart/edgeagent/proxy"
+	"github.com/rampart-edge/rampart/edgeagent/ratelimit"
+	"github.com/rampart-edge/rampart/edgeagent/realip"
 	"github.com/rampart-edge/rampart/edgeagent/tlsedge"
 	"github.com/rampart-edge/rampart/edgeagent/wafgate"
 	"github.com/rampart-edge/rampart/waf"
@@ -40,10 +49,17 @@ type Agent struct {
 	log     *slog.Logger
 	cat     *catalog.Catalog
 	handler *proxy.Handler
+	front   *admission.Handler // wraps handler: in-flight and body caps
+	metrics *metrics.Metrics
+	events  *events.Sampler
+	trusted *realip.Resolver // trusted proxies: no per-address connection cap
+	blocked *blocklist.List
+	conns   []*connlimit.Listener
 	alog    *accesslog.Logger
 	logFile io.Closer
 	dns     *geodns.Server // nil without a dns section
 	gate    *wafgate.Gate
+	acme    *challenge.Store // ACME HTTP-01 tokens from the "acme" bucket
 	wafLog  io.Closer
 
 	mu        sync.Mutex
@@ -64,6 +80,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	if cfg.HeartbeatInterval == 0 {
 		cfg.HeartbeatInterval = Duration(2 * time.Second)
 	}
+	cfg.Limits.withDefaults()
 	if cfg.StaticFile != "" {
 		// A static file is the operator's own configuration, not customer
 		// input: its origins may be local.
@@ -84,7 +101,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	if cfg.DataDir != "" && cfg.StaticFile == "" {
 		store = catalog.NewDiskStore(filepath.Join(cfg.DataDir, "snapshot.json"), log)
 	}
-	a := &Agent{cfg: cfg, log: log, cat: catalog.New(sealKey, store), addrs: map[string]string{}}
+	a := &Agent{cfg: cfg, log: log, cat: catalog.New(sealKey, store), acme: challenge.NewStore(), addrs: map[string]string{}}
 	if cfg.DNS != nil {
 		d, err := geodns.New(*cfg.DNS, a.cat, log.With("component", "geodns"))
 		if err != nil {
@@ -127,7 +144,32 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		return nil, fmt.Errorf("waf gate: %w", err)
 	}
 	a.gate = gate
-	a.handler = proxy.New(proxy.Config{Catalog: a.cat, Log: a.alog, AllowPrivateOrigins: cfg.AllowPrivateOrigins, WAF: gate})
+	a.metrics = metrics.New()
+	a.events = events.New(events.Config{Region: cfg.Region, Node: cfg.Node})
+	obs := observers{a.metrics, a.events}
+	clientIP, err := realip.New(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("edge config: trusted_proxies%w", err)
+	}
+	a.trusted = clientIP
+	if a.blocked, err = blocklist.New(cfg.BlockCIDRs); err != nil {
+		return nil, fmt.Errorf("edge config: block_cidrs%w", err)
+	}
+	var pullCert *tls.Certificate
+	if cfg.OriginPullCert != "" {
+		c, err := tls.LoadX509KeyPair(cfg.OriginPullCert, cfg.OriginPullKey)
+		if err != nil {
+			return nil, fmt.Errorf("edge config: origin_pull_cert: %w", err)
+		}
+		pullCert = &c
+	}
+	a.handler = proxy.New(proxy.Config{Catalog: a.cat, Log: a.alog, AllowPrivateOrigins: cfg.AllowPrivateOrigins, WAF: gate, Challenges: a.acme,
+		ClientIP: clientIP, Limiter: ratelimit.New(ratelimit.Config{MaxKeys: cfg.Limits.RateLimitKeys}), Observer: obs,
+		OriginClientCert: pullCert, RedactParams: cfg.LogRedactParams})
+	a.front = admission.New(admission.Config{MaxInFlight: cfg.Limits.MaxInFlight, MaxBodyBytes: cfg.Limits.MaxBodyBytes,
+		BodyIdleTimeout: time.Duration(cfg.Limits.BodyIdleTimeout),
+		Log:             a.alog, Observer: obs}, a.handler)
+	a.registerGauges()
 	return a, nil
 }
 
@@ -216,8 +258,8 @@ func (a *Agent) listen() error {
 		tls        bool
 	}
 	all := []srv{
-		{"http", a.cfg.HTTPAddr, a.handler, false},
-		{"https", a.cfg.HTTPSAddr, a.handler, true},
+		{"http", a.cfg.HTTPAddr, a.front, false},
+		{"https", a.cfg.HTTPSAddr, a.front, true},
 		{"admin", a.cfg.AdminAddr, a.adminHandler(), false},
 	}
 	if a.dns != nil {
@@ -237,12 +279,28 @@ func (a *Agent) listen() error {
 		if err != nil {
 			return fmt.Errorf("listen %s %s: %w", s.name, s.addr, err)
 		}
+		lim := a.cfg.Limits
+		if s.name != "admin" {
+			cl := connlimit.New(ln, connlimit.Config{MaxPerAddr: lim.MaxConnsPerIP, Exempt: a.trusted.Trusted, Blocked: a.blocked.Contains})
+			a.mu.Lock()
+			a.conns = append(a.conns, cl)
+			a.mu.Unlock()
+			ln = cl
+		}
 		hs := &http.Server{
 			Handler:           s.h,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+			ReadHeaderTimeout: time.Duration(lim.ReadHeaderTimeout),
+			IdleTimeout:       time.Duration(lim.IdleTimeout),
+			MaxHeaderBytes:    lim.MaxHeaderBytes,
+			// Go's HTTP/2 server also bounds rapid resets: handlers of reset
+			// streams still count against the stream limit until they return.
+			HTTP2: &http.HTTP2Config{
+				MaxConcurrentStreams: lim.H2MaxConcurrentStreams,
+				// A client that stops reading cannot pin a stream's buffers.
+				WriteByteTimeout: 30 * time.Second,
+				SendPingTimeout:  time.Duration(lim.IdleTimeout) / 2,
+			},
+			ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
 		}
 		a.mu.Lock()
 		a.addrs[s.name] = ln.Addr().String()
@@ -285,7 +343,7 @@ func (a *Agent) connectNATS(ctx context.Context) error {
 	if prefix == "none" {
 		prefix = ""
 	}
-	syncer := kvsync.New(kvsync.Config{Conn: nc, Region: a.cfg.Region, Catalog: a.cat, Log: a.log, APIPrefix: prefix})
+	syncer := kvsync.New(kvsync.Config{Conn: nc, Region: a.cfg.Region, Catalog: a.cat, Log: a.log, APIPrefix: prefix, Challenges: a.acme})
 	a.mu.Lock()
 	a.nc, a.syncer = nc, syncer
 	a.mu.Unlock()
@@ -297,6 +355,7 @@ func (a *Agent) connectNATS(ctx context.Context) error {
 		}
 	}
 	a.goRun(func() { syncer.Run(ctx) })
+	a.goRun(func() { a.events.Run(ctx, nc.Publish) })
 	a.goRun(func() {
 		heartbeat.Run(ctx, nc, a.cfg.Region, a.cfg.Node, time.Duration(a.cfg.HeartbeatInterval), a.heartbeat, a.log)
 	})
@@ -368,6 +427,7 @@ func (a *Agent) adminHandler() http.Handler {
 		}
 		json.NewEncoder(w).Encode(st)
 	}
+	mux.Handle("GET /metrics", a.metrics)
 	mux.HandleFunc("GET /healthz", status)
 	mux.HandleFunc("GET /readyz", status)
 	if a.cfg.Pprof {
@@ -376,6 +436,49 @@ func (a *Agent) adminHandler() http.Handler {
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
 	return mux
+}
+
+// observers hands each finished request to several observers.
+type observers []interface{ Observe(*accesslog.Entry) }
+
+func (obs observers) Observe(e *accesslog.Entry) {
+	for _, o := range obs {
+		o.Observe(e)
+	}
+}
+
+func (a *Agent) registerGauges() {
+	a.metrics.Gauge("rampart_conns_blocked_total", "Connections closed on accept for the blocklist.", "counter",
+		func() float64 { b, _ := a.connsRefused(); return float64(b) })
+	a.metrics.Gauge("rampart_conns_over_cap_total", "Connections closed on accept for the per-address cap.", "counter",
+		func() float64 { _, c := a.connsRefused(); return float64(c) })
+	a.metrics.Gauge("rampart_events_dropped_total", "Notable requests not published on edge.events (over the sampling budget).", "counter",
+		func() float64 { return float64(a.events.Dropped()) })
+	a.metrics.Gauge("rampart_in_flight_requests", "Requests being served.", "gauge", func() float64 { return float64(a.front.InFlight()) })
+	a.metrics.Gauge("rampart_shed_total", "Requests shed with 503 by the in-flight cap.", "counter", func() float64 { return float64(a.front.Shed()) })
+	a.metrics.Gauge("rampart_sites", "Sites in the catalog.", "gauge", func() float64 { s, _ := a.cat.Load().Len(); return float64(s) })
+	a.metrics.Gauge("rampart_certs", "Certificates in the catalog.", "gauge", func() float64 { _, c := a.cat.Load().Len(); return float64(c) })
+	a.metrics.Gauge("rampart_nats_connected", "1 while the NATS connection is up.", "gauge", func() float64 {
+		if a.Status().NATS {
+			return 1
+		}
+		return 0
+	})
+}
+
+// Blocklist is the list of blocked networks; Set replaces it while serving.
+func (a *Agent) Blocklist() *blocklist.List { return a.blocked }
+
+// connsRefused sums the connections the listeners closed: for the
+// blocklist and for the per-address cap.
+func (a *Agent) connsRefused() (blocked, capped uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, l := range a.conns {
+		blocked += l.Blocked()
+		capped += l.Refused()
+	}
+	return blocked, capped
 }
 
 // Close stops serving (letting in-flight requests finish, up to a limit),

@@ -23,6 +23,10 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		"seal_key":   {Region: "ams3", Node: "n1", AdminAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", NATS: NATS{URLs: []string{"nats://x"}}, SealKey: "nope"},
 		"admin_addr": {StaticFile: "x.json", HTTPAddr: "127.0.0.1:0"},
 		"https_addr": {StaticFile: "x.json", AdminAddr: "127.0.0.1:0", HTTPSAddr: "no-port"},
+		"trusted_proxies[1]": {StaticFile: "x.json", AdminAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+			TrustedProxies: []string{"10.0.0.0/8", "10.0.0.0/40"}},
+		"origin_pull_key":      {StaticFile: "x.json", AdminAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", OriginPullCert: "c.pem"},
+		"limits.max_in_flight": {StaticFile: "x.json", AdminAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Limits: Limits{MaxInFlight: -1}},
 	}
 	for field, cfg := range cases {
 		_, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))

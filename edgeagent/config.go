@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/rampart-edge/rampart/controlsvc/api"
+	"github.com/rampart-edge/rampart/edgeagent/blocklist"
 	"github.com/rampart-edge/rampart/edgeagent/geodns"
+	"github.com/rampart-edge/rampart/edgeagent/realip"
 )
 
 // Config is the edge agent's configuration, read once at start.
@@ -44,8 +46,116 @@ type Config struct {
 	// (see geodns.Config: listen address, zone, nameservers, regions,
 	// CIDR table, GeoIP database, views, TTL, health window).
 	DNS *geodns.Config `json:"dns,omitempty"`
+	// TrustedProxies are the load balancers or proxies in front of this
+	// edge (addresses or CIDR prefixes). Only from them is X-Forwarded-For
+	// believed: the client is then its right-most untrusted entry.
+	TrustedProxies []string `json:"trusted_proxies,omitempty"`
+	// OriginPullCert and OriginPullKey are PEM files with the client
+	// certificate (from the infra's origin-pull CA) presented to https
+	// origins, so origins can require it (mTLS origin pull). Both or none.
+	OriginPullCert string `json:"origin_pull_cert,omitempty"`
+	OriginPullKey  string `json:"origin_pull_key,omitempty"`
+	// LogRedactParams are query parameters whose values the access log
+	// hides; empty means accesslog.DefaultRedactParams (token, password,
+	// api_key, sig, ...).
+	LogRedactParams []string `json:"log_redact_params,omitempty"`
+	// BlockCIDRs are networks whose connections are closed on accept, on
+	// the HTTP and HTTPS listeners (the admin listener is not affected).
+	BlockCIDRs []string `json:"block_cidrs,omitempty"`
+	// Limits bound what one client or the whole node can cost.
+	Limits Limits `json:"limits,omitzero"`
 	// Version is reported in heartbeats.
 	Version string `json:"-"`
+}
+
+// Limits are the edge's abuse limits; zero fields take the defaults.
+type Limits struct {
+	// ReadHeaderTimeout closes a connection whose request head has not
+	// arrived in time (slowloris). Default 10s.
+	ReadHeaderTimeout Duration `json:"read_header_timeout,omitempty"`
+	// IdleTimeout closes keep-alive connections idle this long. Default 120s.
+	IdleTimeout Duration `json:"idle_timeout,omitempty"`
+	// MaxHeaderBytes bounds the request head; larger ones get 431. Default 64 KiB.
+	MaxHeaderBytes int `json:"max_header_bytes,omitempty"`
+	// MaxBodyBytes bounds request bodies; larger ones get 413. Default 100 MiB.
+	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+	// BodyIdleTimeout bounds the silence between reads of a request body
+	// (slow POST); past it the request gets 408. Default 30s.
+	BodyIdleTimeout Duration `json:"body_idle_timeout,omitempty"`
+	// MaxInFlight is how many requests the node serves at once; more are
+	// shed with 503 (the admin listener is not counted). Default 4096.
+	MaxInFlight int64 `json:"max_in_flight,omitempty"`
+	// MaxConnsPerIP is how many connections one client address may hold
+	// open on the HTTP and HTTPS listeners; trusted proxies are exempt.
+	// Default 256.
+	MaxConnsPerIP int `json:"max_conns_per_ip,omitempty"`
+	// H2MaxConcurrentStreams is the HTTP/2 streams per connection. Default 100.
+	H2MaxConcurrentStreams int `json:"h2_max_concurrent_streams,omitempty"`
+	// RateLimitKeys bounds the rate-limit keys remembered. Default 262144.
+	RateLimitKeys int `json:"rate_limit_keys,omitempty"`
+}
+
+// Default limits.
+const (
+	DefaultReadHeaderTimeout      = 10 * time.Second
+	DefaultIdleTimeout            = 120 * time.Second
+	DefaultMaxHeaderBytes         = 64 << 10
+	DefaultMaxBodyBytes           = 100 << 20
+	DefaultBodyIdleTimeout        = 30 * time.Second
+	DefaultMaxInFlight            = 4096
+	DefaultH2MaxConcurrentStreams = 100
+	DefaultMaxConnsPerIP          = 256
+)
+
+func (l *Limits) withDefaults() {
+	if l.ReadHeaderTimeout == 0 {
+		l.ReadHeaderTimeout = Duration(DefaultReadHeaderTimeout)
+	}
+	if l.IdleTimeout == 0 {
+		l.IdleTimeout = Duration(DefaultIdleTimeout)
+	}
+	if l.MaxHeaderBytes == 0 {
+		l.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if l.BodyIdleTimeout == 0 {
+		l.BodyIdleTimeout = Duration(DefaultBodyIdleTimeout)
+	}
+	if l.MaxBodyBytes == 0 {
+		l.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if l.MaxInFlight == 0 {
+		l.MaxInFlight = DefaultMaxInFlight
+	}
+	if l.MaxConnsPerIP == 0 {
+		l.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
+	if l.H2MaxConcurrentStreams == 0 {
+		l.H2MaxConcurrentStreams = DefaultH2MaxConcurrentStreams
+	}
+}
+
+func (l Limits) validate() error {
+	switch {
+	case l.ReadHeaderTimeout < 0:
+		return fmt.Errorf("limits.read_header_timeout: must be positive")
+	case l.IdleTimeout < 0:
+		return fmt.Errorf("limits.idle_timeout: must be positive")
+	case l.MaxHeaderBytes < 0:
+		return fmt.Errorf("limits.max_header_bytes: must be positive")
+	case l.BodyIdleTimeout < 0:
+		return fmt.Errorf("limits.body_idle_timeout: must be positive")
+	case l.MaxBodyBytes < 0:
+		return fmt.Errorf("limits.max_body_bytes: must be positive")
+	case l.MaxInFlight < 0:
+		return fmt.Errorf("limits.max_in_flight: must be positive")
+	case l.H2MaxConcurrentStreams < 0 || l.H2MaxConcurrentStreams > 10000:
+		return fmt.Errorf("limits.h2_max_concurrent_streams: must be 1 to 10000")
+	case l.MaxConnsPerIP < 0:
+		return fmt.Errorf("limits.max_conns_per_ip: must be positive")
+	case l.RateLimitKeys < 0:
+		return fmt.Errorf("limits.rate_limit_keys: must be positive")
+	}
+	return nil
 }
 
 // NATS says how the edge reaches its region's NATS cluster.
@@ -113,6 +223,18 @@ func (c *Config) Validate() error {
 	}
 	if c.HeartbeatInterval < 0 {
 		return fmt.Errorf("heartbeat_interval: must be positive")
+	}
+	if _, err := realip.New(c.TrustedProxies); err != nil {
+		return fmt.Errorf("trusted_proxies%w", err)
+	}
+	if (c.OriginPullCert == "") != (c.OriginPullKey == "") {
+		return fmt.Errorf("origin_pull_cert, origin_pull_key: set both or neither")
+	}
+	if _, err := blocklist.Parse(c.BlockCIDRs); err != nil {
+		return fmt.Errorf("block_cidrs%w", err)
+	}
+	if err := c.Limits.validate(); err != nil {
+		return err
 	}
 	if c.DNS != nil {
 		if err := c.DNS.Validate(); err != nil {

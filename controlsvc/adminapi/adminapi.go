@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -33,6 +34,12 @@ type Config struct {
 	Sites *sites.Store
 	// Certs is the api.BucketCerts bucket, read for certificate status.
 	Certs jetstream.KeyValue
+	// State, when set, is the control-only bucket holding each site's
+	// issuance status (certs.ReadIssuance), shown with the certificate.
+	State jetstream.KeyValue
+	// Renew, when set, forces a new certificate for a hostname
+	// (POST /sites/{host}/cert/renew).
+	Renew func(ctx context.Context, host string) error
 	// Token is the bearer token every /api/v1/ request must present.
 	Token string
 	// Health, when set, is asked by /healthz; an error answers 503.
@@ -44,6 +51,8 @@ type Config struct {
 type handler struct {
 	sites     *sites.Store
 	certs     jetstream.KeyValue
+	state     jetstream.KeyValue
+	renew     func(context.Context, string) error
 	tokenHash [sha256.Size]byte
 	health    func(context.Context) error
 	log       *slog.Logger
@@ -63,6 +72,8 @@ func New(cfg Config) (http.Handler, error) {
 	h := &handler{
 		sites:     cfg.Sites,
 		certs:     cfg.Certs,
+		state:     cfg.State,
+		renew:     cfg.Renew,
 		tokenHash: sha256.Sum256([]byte(cfg.Token)),
 		health:    cfg.Health,
 		log:       cfg.Logger,
@@ -81,6 +92,10 @@ func New(cfg Config) (http.Handler, error) {
 	v1.HandleFunc("/api/v1/sites/{host}", methodNotAllowed("GET, PUT, DELETE"))
 	v1.HandleFunc("GET /api/v1/sites/{host}/cert", h.getCert)
 	v1.HandleFunc("/api/v1/sites/{host}/cert", methodNotAllowed("GET"))
+	if h.renew != nil {
+		v1.HandleFunc("POST /api/v1/sites/{host}/cert/renew", h.renewCert)
+		v1.HandleFunc("/api/v1/sites/{host}/cert/renew", methodNotAllowed("POST"))
+	}
 	v1.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, errorBody{Error: "no such endpoint"})
 	})
@@ -231,16 +246,51 @@ func (h *handler) getCert(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "cert", host, err)
 		return
 	}
+	var issuance *certs.Issuance
+	if h.state != nil {
+		var err error
+		if issuance, err = certs.ReadIssuance(r.Context(), h.state, host); err != nil {
+			h.internal(w, r, "cert", host, err)
+			return
+		}
+	}
 	st, err := certs.ReadStatus(r.Context(), h.certs, host)
 	if errors.Is(err, certs.ErrNotFound) {
-		writeError(w, http.StatusNotFound, errorBody{Error: fmt.Sprintf("site %q has no certificate yet", host)})
+		msg := fmt.Sprintf("site %q has no certificate yet", host)
+		if issuance != nil && issuance.Error != "" {
+			msg += fmt.Sprintf(" (%d failed attempts, next at %s): %s", issuance.Failures, issuance.NextAttempt.Format(time.RFC3339), issuance.Error)
+		}
+		writeError(w, http.StatusNotFound, errorBody{Error: msg})
 		return
 	}
 	if err != nil {
 		h.internal(w, r, "cert", host, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, struct {
+		certs.Status
+		Issuance *certs.Issuance `json:"issuance,omitempty"`
+	}{st, issuance})
+}
+
+// renewCert queues a forced renewal: 202, the new certificate follows.
+func (h *handler) renewCert(w http.ResponseWriter, r *http.Request) {
+	host, ok := pathHost(w, r)
+	if !ok {
+		return
+	}
+	if _, err := h.sites.Get(r.Context(), host); err != nil {
+		h.fail(w, r, "renew", host, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	if err := h.renew(ctx, host); err != nil {
+		h.internal(w, r, "renew", host, err)
+		return
+	}
+	h.log.Info("certificate renewal requested", "site", host, "action", "renew")
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "renewal queued", "hostname": host})
 }
 
 // fail answers a store error with its status code.

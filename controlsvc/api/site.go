@@ -23,6 +23,10 @@ type Site struct {
 	Cache     CachePolicy     `json:"cache,omitzero"`
 	WAF       WAFPolicy       `json:"waf,omitzero"`
 	RateLimit RateLimitPolicy `json:"rate_limit,omitzero"`
+	// UnderAttack challenges every request with the WAF's JavaScript
+	// proof-of-work page (whatever the WAF mode); a solved challenge clears
+	// the client for 30 minutes. A switch for an ongoing attack.
+	UnderAttack bool `json:"under_attack,omitempty"`
 }
 
 // Origin is one upstream of a site.
@@ -84,9 +88,6 @@ type Redirect struct {
 
 // CachePolicy is the site's cache policy; its fields come with the cache.
 type CachePolicy struct{}
-
-// RateLimitPolicy holds the site's rate limits; its fields come with rate limiting.
-type RateLimitPolicy struct{}
 
 // FieldError is a validation failure of one field, named by its JSON path
 // (for example "origins[0].url").

@@ -46,6 +46,7 @@ func (s *Site) Validate() error {
 		r.validate(fmt.Sprintf("redirects[%d]", i), add)
 	}
 	s.WAF.validate(add)
+	s.RateLimit.validate(add)
 	if len(errs) > 0 {
 		return errs
 	}

@@ -5,10 +5,16 @@ package buckets
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rampart-edge/rampart/controlsvc/api"
 )
+
+// State is the control-only bucket (no region copies, not readable by
+// edges) holding the ACME account and the issuance locks; its keys may
+// carry a TTL.
+const State = "control_state"
 
 // Layout says where the buckets live.
 type Layout struct {
@@ -52,6 +58,18 @@ func Ensure(ctx context.Context, js jetstream.JetStream, l Layout) error {
 	storage := jetstream.FileStorage
 	if l.Memory {
 		storage = jetstream.MemoryStorage
+	}
+	_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:         State,
+		Description:    "rampart control state: ACME account, issuance locks (control only)",
+		History:        1,
+		Replicas:       replicas,
+		Storage:        storage,
+		Placement:      &jetstream.Placement{Cluster: l.ControlRegion},
+		LimitMarkerTTL: time.Second,
+	})
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", State, err)
 	}
 	for _, b := range api.Buckets {
 		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/ecdh"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"time"
 
@@ -45,14 +47,29 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock certificates are judged by; time.Now when nil.
 	Now func() time.Time
+	// Locker, when set, makes one replica at a time issue for a hostname;
+	// the others find the fresh certificate after the lock and skip.
+	Locker Locker
+	// Onboarding, when set, must pass before a certificate is ordered
+	// (the hostname points at the edge); a failure is retried like any.
+	Onboarding Checker
+	// Status, when set, is the control-only bucket that receives each
+	// site's Issuance (last outcome, failures, next attempt).
+	Status jetstream.KeyValue
+}
+
+// Checker is a check run before ordering a certificate for a hostname.
+type Checker interface {
+	Check(ctx context.Context, host string) error
 }
 
 // Manager reconciles the certs bucket with the sites bucket. A certificate
 // is replaced when it is missing, does not cover its hostname, or has less
 // than a third of its lifetime left; it is deleted with its site.
 type Manager struct {
-	cfg Config
-	log *slog.Logger
+	cfg   Config
+	log   *slog.Logger
+	renew chan string
 }
 
 // New checks cfg and returns a Manager; Run starts it.
@@ -89,7 +106,7 @@ func New(cfg Config) (*Manager, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Manager{cfg: cfg, log: log}, nil
+	return &Manager{cfg: cfg, log: log, renew: make(chan string)}, nil
 }
 
 // Run reconciles until ctx is done, then returns nil. A failed watch of the
@@ -123,6 +140,10 @@ type queue map[string]*task
 type task struct {
 	due      time.Time
 	failures int
+	// force replaces the certificate even if it is still good, unless
+	// it is no longer the revision forceRev the renewal was asked for.
+	force    bool
+	forceRev uint64
 }
 
 // add makes host due now, clearing any backoff: something changed.
@@ -168,6 +189,14 @@ func (m *Manager) watch(ctx context.Context) (started bool, err error) {
 				delete(sites, e.Key())
 			}
 			q.add(e.Key(), time.Now())
+		case host := <-m.renew:
+			if sites[host] {
+				rev := uint64(0)
+				if e, err := m.cfg.Certs.Get(ctx, host); err == nil {
+					rev = e.Revision()
+				}
+				q[host] = &task{due: time.Now(), force: true, forceRev: rev}
+			}
 		case <-tick.C:
 			now := time.Now()
 			for host := range sites {
@@ -204,7 +233,7 @@ func (m *Manager) runDue(ctx context.Context, sites map[string]bool, q queue) {
 		if t.due.After(now) {
 			continue
 		}
-		err := m.reconcile(ctx, host, sites[host])
+		err := m.reconcile(ctx, host, sites[host], t)
 		if ctx.Err() != nil {
 			return
 		}
@@ -215,7 +244,21 @@ func (m *Manager) runDue(ctx context.Context, sites map[string]bool, q queue) {
 		t.failures++
 		wait := m.backoff(t.failures)
 		t.due = time.Now().Add(wait)
+		if sites[host] {
+			m.setIssuance(ctx, host, &Issuance{State: IssuanceFailing, Error: err.Error(), Failures: t.failures, NextAttempt: t.due.UTC()})
+		}
 		m.log.Warn("certificate reconcile failed", "site", host, "action", "reconcile", "err", err, "failures", t.failures, "retry_in", wait.String())
+	}
+}
+
+// Renew makes the manager replace the certificate of host now, even if it
+// is still good. It returns once the request is queued (Run must be running).
+func (m *Manager) Renew(ctx context.Context, host string) error {
+	select {
+	case m.renew <- host:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("renew %s: %w", host, ctx.Err())
 	}
 }
 
@@ -245,15 +288,13 @@ func (m *Manager) queueOrphans(ctx context.Context, sites map[string]bool, q que
 }
 
 // reconcile makes the certificate of host match whether its site exists.
-func (m *Manager) reconcile(ctx context.Context, host string, siteExists bool) error {
-	cur, err := m.cfg.Certs.Get(ctx, host)
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		cur = nil
-	case err != nil:
-		return fmt.Errorf("read certificate: %w", err)
+func (m *Manager) reconcile(ctx context.Context, host string, siteExists bool, t *task) error {
+	cur, err := m.current(ctx, host)
+	if err != nil {
+		return err
 	}
 	if !siteExists {
+		m.setIssuance(ctx, host, nil)
 		if cur == nil {
 			return nil
 		}
@@ -263,10 +304,32 @@ func (m *Manager) reconcile(ctx context.Context, host string, siteExists bool) e
 		m.log.Info("certificate deleted", "site", host, "action", "delete")
 		return nil
 	}
-	reason := "missing"
-	if cur != nil {
-		if reason = m.renewReason(cur.Value(), host); reason == "" {
-			return nil
+	reason := m.replaceReason(cur, host, t)
+	if reason != "" && m.cfg.Locker != nil {
+		if err := m.cfg.Locker.Lock(ctx, "issue."+host); err != nil {
+			return err
+		}
+		defer func() {
+			// Unlock even when ctx is done: the lock must not outlive us.
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := m.cfg.Locker.Unlock(uctx, "issue."+host); err != nil {
+				m.log.Warn("certificate lock release failed", "site", host, "action", "unlock", "err", err)
+			}
+		}()
+		// Another replica may have replaced it while we waited.
+		if cur, err = m.current(ctx, host); err != nil {
+			return err
+		}
+		reason = m.replaceReason(cur, host, t)
+	}
+	if reason == "" {
+		m.log.Debug("certificate is current", "site", host, "action", "check", "revision", cur.Revision())
+		return nil
+	}
+	if m.cfg.Onboarding != nil {
+		if err := m.cfg.Onboarding.Check(ctx, host); err != nil {
+			return err
 		}
 	}
 	rec, err := m.issue(ctx, host)
@@ -280,9 +343,41 @@ func (m *Manager) reconcile(ctx context.Context, host string, siteExists bool) e
 	if _, err := m.cfg.Certs.Put(ctx, host, data); err != nil {
 		return fmt.Errorf("store certificate: %w", err)
 	}
+	m.setIssuance(ctx, host, &Issuance{State: IssuanceOK})
 	m.log.Info("certificate issued", "site", host, "action", "issue", "reason", reason,
 		"issuer", rec.Issuer, "not_after", rec.NotAfter.Format(time.RFC3339))
 	return nil
+}
+
+// current reads the stored certificate entry of host; nil when there is none.
+func (m *Manager) current(ctx context.Context, host string) (jetstream.KeyValueEntry, error) {
+	cur, err := m.cfg.Certs.Get(ctx, host)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read certificate: %w", err)
+	}
+	return cur, nil
+}
+
+// replaceReason says why the certificate entry cur of host must be
+// replaced, or "" when it stays. A forced renewal (t.force) replaces a good
+// certificate, unless it was replaced since the renewal was asked for.
+func (m *Manager) replaceReason(cur jetstream.KeyValueEntry, host string, t *task) string {
+	if cur == nil {
+		return "missing"
+	}
+	reason := m.renewReason(cur.Value(), host)
+	if t != nil && t.force {
+		if cur.Revision() != t.forceRev {
+			return ""
+		}
+		if reason == "" {
+			reason = "forced"
+		}
+	}
+	return reason
 }
 
 // renewReason says why the stored certificate of host must be replaced,
@@ -303,10 +398,24 @@ func (m *Manager) renewReason(value []byte, host string) string {
 		return "certificate for another hostname"
 	}
 	lifetime := cert.NotAfter.Sub(cert.NotBefore)
-	if left := cert.NotAfter.Sub(m.cfg.Now()); left < lifetime/3 {
+	if left := cert.NotAfter.Sub(m.cfg.Now()); left < lifetime/3+renewJitter(cert, lifetime) {
 		return "expiring"
 	}
 	return ""
+}
+
+// renewJitter spreads renewals of certificates issued together over up to
+// a thirtieth of their lifetime (a day for 30 days, 3 for 90): each
+// certificate renews that much earlier, by an amount fixed by its serial so
+// every replica and every check agrees.
+func renewJitter(cert *x509.Certificate, lifetime time.Duration) time.Duration {
+	span := lifetime / 30
+	if span <= 0 || cert.SerialNumber == nil {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write(cert.SerialNumber.Bytes())
+	return time.Duration(h.Sum64() % uint64(span))
 }
 
 // issue gets a certificate for host and seals its key into a CertRecord.

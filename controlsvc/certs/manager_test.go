@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rampart-edge/rampart/controlsvc/api"
+	"github.com/rampart-edge/rampart/controlsvc/buckets"
 	"github.com/rampart-edge/rampart/controlsvc/certs"
 	"github.com/rampart-edge/rampart/controlsvc/certs/labca"
 	"github.com/rampart-edge/rampart/controlsvc/internal/natstest"
@@ -56,6 +57,7 @@ type env struct {
 	sites    *sites.Store
 	sitesKV  jetstream.KeyValue
 	certsKV  jetstream.KeyValue
+	state    jetstream.KeyValue
 	ca       *labca.CA
 	edgeKey  *ecdh.PrivateKey
 	clock    *clock
@@ -65,9 +67,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	_, sitesKV, certsKV := natstest.Buckets(t)
+	js, sitesKV, certsKV := natstest.Buckets(t)
 	e := &env{sites: sites.New(sitesKV), sitesKV: sitesKV, certsKV: certsKV, clock: &clock{}, logs: &syncBuffer{}, interval: time.Hour}
 	var err error
+	if e.state, err = js.KeyValue(context.Background(), buckets.State); err != nil {
+		t.Fatal(err)
+	}
 	if e.ca, err = labca.New(labca.Config{Dir: t.TempDir(), Now: e.clock.Now}); err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,9 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -17,13 +19,17 @@ import (
 
 // Entry is one request's record.
 type Entry struct {
-	Time           time.Time
-	ReqID          string
-	Site           string
-	Method         string
-	Path           string
-	Proto          string
-	TLSVersion     string
+	Time       time.Time
+	ReqID      string
+	Site       string
+	Method     string
+	Path       string
+	Proto      string
+	TLSVersion string
+	TLSCipher  string
+	// Query is the raw query string with sensitive parameters' values
+	// replaced (see RedactQuery).
+	Query          string
 	ClientIP       string
 	Status         int
 	UpstreamStatus int
@@ -34,6 +40,14 @@ type Entry struct {
 	Duration       time.Duration
 	OriginDuration time.Duration
 	Err            string
+	// RateLimitRule names the rule that refused the request (action
+	// rate_limited); written when set.
+	RateLimitRule string
+	// ClientAddr is ClientIP parsed, and ForwardedFor the X-Forwarded-For
+	// chain sent to the origin (see realip). The request path carries them
+	// here; they are not written.
+	ClientAddr   netip.Addr
+	ForwardedFor string
 	// WAF fields, written when WAFAction is set: the decision, the rules
 	// that matched, the anomaly score and a truncated, redacted excerpt of
 	// the matched data.
@@ -80,6 +94,12 @@ func AppendJSON(b []byte, e *Entry, region, node string) []byte {
 	b = appendStr(b, `,"path":`, e.Path)
 	b = appendStr(b, `,"proto":`, e.Proto)
 	b = appendStr(b, `,"tls":`, e.TLSVersion)
+	if e.TLSCipher != "" {
+		b = appendStr(b, `,"tls_cipher":`, e.TLSCipher)
+	}
+	if e.Query != "" {
+		b = appendStr(b, `,"query":`, e.Query)
+	}
 	b = appendStr(b, `,"client_ip":`, e.ClientIP)
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(e.Status), 10)
@@ -111,6 +131,9 @@ func AppendJSON(b []byte, e *Entry, region, node string) []byte {
 		if e.WAFMatched != "" {
 			b = appendStr(b, `,"matched":`, e.WAFMatched)
 		}
+	}
+	if e.RateLimitRule != "" {
+		b = appendStr(b, `,"rate_limit_rule":`, e.RateLimitRule)
 	}
 	if e.Err != "" {
 		b = appendStr(b, `,"error":`, e.Err)
@@ -170,6 +193,67 @@ func appendStr(b []byte, key, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// DefaultRedactParams are the query parameters whose values are not logged
+// unless configured otherwise.
+func DefaultRedactParams() []string {
+	return []string{"token", "access_token", "id_token", "refresh_token", "code", "password", "passwd", "pass",
+		"secret", "client_secret", "api_key", "apikey", "key", "sig", "signature", "auth", "session", "sessionid", "jwt"}
+}
+
+// maxQuery bounds the query kept in a line.
+const maxQuery = 2048
+
+// RedactQuery returns the raw query with the values of the named
+// parameters (compared case-insensitively, as sent) replaced by
+// "REDACTED", cut at 2 KiB. A query with nothing to redact is returned as
+// it is, without allocating.
+func RedactQuery(raw string, names []string) string {
+	if raw == "" {
+		return ""
+	}
+	if len(raw) > maxQuery {
+		raw = raw[:maxQuery]
+	}
+	var out []byte
+	for i := 0; i < len(raw); {
+		end := strings.IndexByte(raw[i:], '&')
+		if end < 0 {
+			end = len(raw)
+		} else {
+			end += i
+		}
+		pair := raw[i:end]
+		name, _, hasValue := strings.Cut(pair, "=")
+		redact := false
+		if hasValue {
+			for _, n := range names {
+				if strings.EqualFold(name, n) {
+					redact = true
+					break
+				}
+			}
+		}
+		if redact && out == nil {
+			out = append(make([]byte, 0, len(raw)+16), raw[:i]...)
+		}
+		if out != nil {
+			if redact {
+				out = append(append(out, name...), "=REDACTED"...)
+			} else {
+				out = append(out, pair...)
+			}
+			if end < len(raw) {
+				out = append(out, '&')
+			}
+		}
+		i = end + 1
+	}
+	if out == nil {
+		return raw
+	}
+	return string(out)
 }
 
 // Flush writes buffered lines out.

@@ -75,3 +75,25 @@ func TestWAFFields(t *testing.T) {
 		t.Fatalf("WAF fields on a request the WAF did not see: %s", plain)
 	}
 }
+
+func TestRedactQuery(t *testing.T) {
+	names := DefaultRedactParams()
+	cases := map[string]string{
+		"":                               "",
+		"a=1&b=2":                        "a=1&b=2",
+		"a=1&token=abc&Password=x&b":     "a=1&token=REDACTED&Password=REDACTED&b",
+		"token=abc":                      "token=REDACTED",
+		"api_key=k&&sig=s&x=token":       "api_key=REDACTED&&sig=REDACTED&x=token",
+		"tokens=not-this&key=":           "tokens=not-this&key=REDACTED",
+		strings.Repeat("a", 3000) + "=1": strings.Repeat("a", 2048),
+	}
+	for in, want := range cases {
+		if got := RedactQuery(in, names); got != want {
+			t.Errorf("RedactQuery(%.40q) = %.60q, want %.60q", in, got, want)
+		}
+	}
+	q := "a=1&b=2&c=3"
+	if n := testing.AllocsPerRun(100, func() { RedactQuery(q, names) }); n != 0 {
+		t.Errorf("%v allocations for a query with nothing to redact", n)
+	}
+}

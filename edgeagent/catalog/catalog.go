@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rampart-edge/rampart/controlsvc/api"
+	"github.com/rampart-edge/rampart/edgeagent/ratelimit"
 )
 
 // Site is a validated site, compiled for the request path.
@@ -29,6 +30,8 @@ type Site struct {
 	HSTS string
 	// MinTLS is the lowest TLS version the site accepts.
 	MinTLS uint16
+	// RateLimit is the compiled rate-limit policy; nil when it has no rules.
+	RateLimit *ratelimit.Policy
 	// Raw is the KV value the site came from.
 	Raw []byte
 }
@@ -217,7 +220,7 @@ func CompileSite(key string, raw []byte) (*Site, error) {
 	if s.Hostname != key {
 		return nil, fmt.Errorf("site %q: hostname %q does not match its key", key, s.Hostname)
 	}
-	cs := &Site{Site: s, Raw: raw, MinTLS: tls.VersionTLS12}
+	cs := &Site{Site: s, Raw: raw, MinTLS: tls.VersionTLS12, RateLimit: ratelimit.Compile(s.Hostname, s.RateLimit)}
 	if s.HTTPS.MinTLS == "1.3" {
 		cs.MinTLS = tls.VersionTLS13
 	}

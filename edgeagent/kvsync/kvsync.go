@@ -1,5 +1,6 @@
 // Package kvsync keeps the edge's catalog in step with its region's copies
-// of the "sites" and "certs" KV buckets. Each bucket has one long-lived
+// of the "sites" and "certs" KV buckets, and its ACME challenge store with
+// the "acme" copy. Each bucket has one long-lived
 // watcher: its initial values replace the catalog's state of that kind as a
 // whole (so keys deleted while the edge was away disappear), and every later
 // update is applied as it comes.
@@ -16,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rampart-edge/rampart/controlsvc/api"
 	"github.com/rampart-edge/rampart/edgeagent/catalog"
+	"github.com/rampart-edge/rampart/edgeagent/challenge"
 )
 
 // Config configures a Syncer.
@@ -29,15 +31,57 @@ type Config struct {
 	APIPrefix string
 	// Retry is the wait between attempts to (re)open a watcher.
 	Retry time.Duration
+	// Challenges, when set, is filled from the region's "acme" copy.
+	Challenges *challenge.Store
 }
 
 // Syncer runs the watchers.
 type Syncer struct {
 	cfg    Config
-	synced [2]atomic.Bool
+	synced [3]atomic.Bool
 }
 
 var kinds = [2]catalog.Kind{catalog.KindSite, catalog.KindCert}
+
+// sink receives one bucket's entries: the whole state after the initial
+// values, then each change (value nil for a delete).
+type sink interface {
+	replace(entries map[string][]byte) []error
+	apply(key string, value []byte) error
+}
+
+type catalogSink struct {
+	cat  *catalog.Catalog
+	kind catalog.Kind
+}
+
+func (c catalogSink) replace(entries map[string][]byte) []error {
+	return c.cat.Replace(c.kind, entries)
+}
+func (c catalogSink) apply(key string, value []byte) error {
+	return c.cat.Apply(catalog.Change{Kind: c.kind, Key: key, Value: value})
+}
+
+type challengeSink struct{ store *challenge.Store }
+
+func (c challengeSink) replace(entries map[string][]byte) []error {
+	m := make(map[string]string, len(entries))
+	for k, v := range entries {
+		if challenge.ValidToken(k) {
+			m[k] = string(v)
+		}
+	}
+	c.store.Replace(m)
+	return nil
+}
+
+func (c challengeSink) apply(key string, value []byte) error {
+	if !challenge.ValidToken(key) {
+		return fmt.Errorf("acme token %q: not a token", key)
+	}
+	c.store.Set(key, string(value))
+	return nil
+}
 
 // New returns a Syncer; Run starts it.
 func New(cfg Config) *Syncer {
@@ -50,18 +94,32 @@ func New(cfg Config) *Syncer {
 // Synced reports whether both buckets completed an initial sync.
 func (s *Syncer) Synced() bool { return s.synced[0].Load() && s.synced[1].Load() }
 
-// Run watches both buckets until ctx is done, reopening a watcher that fails.
+// ChallengesSynced reports whether the acme bucket completed an initial sync.
+func (s *Syncer) ChallengesSynced() bool { return s.synced[2].Load() }
+
+// Run watches the buckets until ctx is done, reopening a watcher that fails.
 func (s *Syncer) Run(ctx context.Context) {
-	done := make(chan struct{}, len(kinds))
-	for i, k := range kinds {
+	type watched struct {
+		bucket string
+		sink   sink
+	}
+	var all []watched
+	for _, k := range kinds {
+		all = append(all, watched{string(k), catalogSink{s.cfg.Catalog, k}})
+	}
+	if s.cfg.Challenges != nil {
+		all = append(all, watched{api.BucketACME, challengeSink{s.cfg.Challenges}})
+	}
+	done := make(chan struct{}, len(all))
+	for i, wb := range all {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			for ctx.Err() == nil {
-				err := s.watch(ctx, i, k)
+				err := s.watch(ctx, i, wb.bucket, wb.sink)
 				if ctx.Err() != nil {
 					return
 				}
-				s.cfg.Log.Warn("kv watch ended; retrying", "bucket", string(k), "err", err)
+				s.cfg.Log.Warn("kv watch ended; retrying", "bucket", wb.bucket, "err", err)
 				select {
 				case <-ctx.Done():
 				case <-time.After(s.cfg.Retry):
@@ -69,12 +127,12 @@ func (s *Syncer) Run(ctx context.Context) {
 			}
 		}()
 	}
-	for range kinds {
+	for range all {
 		<-done
 	}
 }
 
-func (s *Syncer) watch(ctx context.Context, idx int, kind catalog.Kind) error {
+func (s *Syncer) watch(ctx context.Context, idx int, name string, sk sink) error {
 	var js jetstream.JetStream
 	var err error
 	if s.cfg.APIPrefix != "" {
@@ -85,7 +143,7 @@ func (s *Syncer) watch(ctx context.Context, idx int, kind catalog.Kind) error {
 	if err != nil {
 		return err
 	}
-	bucket := api.RegionBucket(string(kind), s.cfg.Region)
+	bucket := api.RegionBucket(name, s.cfg.Region)
 	openCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	kv, err := js.KeyValue(openCtx, bucket)
 	cancel()
@@ -110,7 +168,7 @@ func (s *Syncer) watch(ctx context.Context, idx int, kind catalog.Kind) error {
 			switch {
 			case u == nil && !initialDone:
 				initialDone = true
-				for _, err := range s.cfg.Catalog.Replace(kind, initial) {
+				for _, err := range sk.replace(initial) {
 					s.cfg.Log.Error("rejected kv value", "bucket", bucket, "err", err)
 				}
 				initial = nil
@@ -124,11 +182,11 @@ func (s *Syncer) watch(ctx context.Context, idx int, kind catalog.Kind) error {
 					delete(initial, u.Key())
 				}
 			default:
-				ch := catalog.Change{Kind: kind, Key: u.Key()}
+				var value []byte
 				if u.Operation() == jetstream.KeyValuePut {
-					ch.Value = u.Value()
+					value = u.Value()
 				}
-				if err := s.cfg.Catalog.Apply(ch); err != nil {
+				if err := sk.apply(u.Key(), value); err != nil {
 					s.cfg.Log.Error("rejected kv value", "bucket", bucket, "key", u.Key(), "err", err)
 				} else {
 					s.cfg.Log.Info("kv update", "bucket", bucket, "key", u.Key(), "op", u.Operation().String())

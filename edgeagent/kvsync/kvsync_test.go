@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rampart-edge/rampart/controlsvc/api"
 	"github.com/rampart-edge/rampart/edgeagent/catalog"
+	"github.com/rampart-edge/rampart/edgeagent/challenge"
 )
 
 func startNATS(t *testing.T) *server.Server {
@@ -119,4 +120,48 @@ func TestSyncWaitsForBucket(t *testing.T) {
 		}
 	}
 	eventually(t, "sync after the buckets appear", func() bool { return sy.Synced() && cat.Load().Site("late.example.com") != nil })
+}
+
+func TestSyncFollowsACMEBucket(t *testing.T) {
+	s := startNATS(t)
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	var acme jetstream.KeyValue
+	for _, b := range api.Buckets {
+		kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: api.RegionBucket(b, "ams3"), Storage: jetstream.MemoryStorage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b == api.BucketACME {
+			acme = kv
+		}
+	}
+	acme.Put(ctx, "old-token", []byte("old-token.key"))
+	acme.Put(ctx, "gone-token", []byte("gone-token.key"))
+	acme.Delete(ctx, "gone-token")
+
+	store := challenge.NewStore()
+	sy := New(Config{Conn: nc, Region: "ams3", Catalog: catalog.New(nil, nil), Challenges: store,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})), Retry: 20 * time.Millisecond})
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { sy.Run(runCtx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	eventually(t, "initial acme sync", sy.ChallengesSynced)
+	if v, ok := store.KeyAuth("old-token"); !ok || v != "old-token.key" {
+		t.Fatalf("old-token: %q %v", v, ok)
+	}
+	if _, ok := store.KeyAuth("gone-token"); ok {
+		t.Fatal("a deleted token was loaded")
+	}
+	acme.Put(ctx, "new-token", []byte("new-token.key"))
+	eventually(t, "new token", func() bool { v, _ := store.KeyAuth("new-token"); return v == "new-token.key" })
+	acme.Delete(ctx, "old-token")
+	eventually(t, "token deleted", func() bool { _, ok := store.KeyAuth("old-token"); return !ok })
 }

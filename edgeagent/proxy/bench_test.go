@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/rampart-edge/rampart/controlsvc/api"
 )
 
 // BenchmarkProxy measures the plain proxy path end to end over loopback:
@@ -32,6 +34,16 @@ func BenchmarkProxy(b *testing.B) {
 	})
 	b.Run("edge+accesslog", func(b *testing.B) {
 		e := newEdge(&testing.T{}, site("bench.test", origin.URL))
+		runProxyBench(b, e.srv.URL, len(body))
+		e.srv.Close()
+		e.h.Close()
+	})
+	b.Run("edge+ratelimit", func(b *testing.B) {
+		s := site("bench.test", origin.URL)
+		s.RateLimit = api.RateLimitPolicy{Rules: []api.RateLimitRule{{Name: "all", Rate: 1_000_000, Burst: 1_000_000}}}
+		e := newEdge(&testing.T{}, s)
+		e.log = nil
+		e.h.cfg.Log = nil
 		runProxyBench(b, e.srv.URL, len(body))
 		e.srv.Close()
 		e.h.Close()

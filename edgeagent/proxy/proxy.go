@@ -23,6 +23,8 @@ import (
 	"github.com/rampart-edge/rampart/controlsvc/api"
 	"github.com/rampart-edge/rampart/edgeagent/accesslog"
 	"github.com/rampart-edge/rampart/edgeagent/catalog"
+	"github.com/rampart-edge/rampart/edgeagent/ratelimit"
+	"github.com/rampart-edge/rampart/edgeagent/realip"
 )
 
 // Config configures the request path.
@@ -39,6 +41,21 @@ type Config struct {
 	OriginClientCert *tls.Certificate
 	// WAF, when set, inspects every request before the origin is contacted.
 	WAF WAF
+	// ClientIP decides who the client is (trusted proxies); nil trusts no
+	// one: the client is the TCP peer.
+	ClientIP *realip.Resolver
+	// Limiter counts requests for the sites' rate limits (per node); nil
+	// gets a limiter of the default size.
+	Limiter *ratelimit.Limiter
+	// Observer, when set, sees every request's entry once it is done
+	// (metrics).
+	Observer Observer
+	// RedactParams are query parameters whose values the access log hides;
+	// nil means accesslog.DefaultRedactParams.
+	RedactParams []string
+	// Challenges, when set, answers ACME HTTP-01 challenges on plain HTTP
+	// for every site (see challenge.go).
+	Challenges Challenges
 }
 
 // WAF is the firewall step of the request path (see edgeagent/wafgate).
@@ -47,6 +64,11 @@ type WAF interface {
 	// has answered the client (block, challenge, tarpit) and filled in e.
 	// check, when not nil, sees the origin's response before the client does.
 	Request(w http.ResponseWriter, r *http.Request, site *catalog.Site, e *accesslog.Entry) (check ResponseCheck, proceed bool)
+}
+
+// Observer is told about every finished request.
+type Observer interface {
+	Observe(e *accesslog.Entry)
 }
 
 // ResponseCheck inspects one request's response.
@@ -75,6 +97,12 @@ func New(cfg Config) *Handler {
 	if cfg.ResponseHeaderTimeout == 0 {
 		cfg.ResponseHeaderTimeout = 60 * time.Second
 	}
+	if cfg.RedactParams == nil {
+		cfg.RedactParams = accesslog.DefaultRedactParams()
+	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = ratelimit.New(ratelimit.Config{})
+	}
 	return &Handler{cfg: cfg, pools: pools{cfg: cfg}, transports: transports{cfg: cfg}}
 }
 
@@ -99,6 +127,8 @@ const (
 	ActionOriginError = "origin_error"
 	ActionBadRequest  = "bad_request"
 	ActionWAF         = "waf" // answered by the WAF; waf_action says how
+	ActionRateLimited = "rate_limited"
+	ActionTooLarge    = "body_too_large"
 )
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
@@ -109,22 +139,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.inFlight.Add(-1)
 	h.requests.Add(1)
 
+	client := h.cfg.ClientIP.Resolve(r.RemoteAddr, r.Header["X-Forwarded-For"])
 	e := accesslog.Entry{
-		Time:     start,
-		ReqID:    newRequestID(),
-		Method:   r.Method,
-		Path:     r.URL.Path,
-		Proto:    r.Proto,
-		ClientIP: clientIP(r.RemoteAddr),
-		BytesIn:  max(r.ContentLength, 0),
+		Time:         start,
+		ReqID:        newRequestID(),
+		Method:       r.Method,
+		Path:         r.URL.Path,
+		Proto:        r.Proto,
+		ClientIP:     client.IP,
+		ClientAddr:   client.Addr,
+		ForwardedFor: client.Chain,
+		BytesIn:      max(r.ContentLength, 0),
 	}
 	if r.TLS != nil {
 		e.TLSVersion = tls.VersionName(r.TLS.Version)
+		e.TLSCipher = tls.CipherSuiteName(r.TLS.CipherSuite)
+	}
+	if r.URL.RawQuery != "" {
+		e.Query = accesslog.RedactQuery(r.URL.RawQuery, h.cfg.RedactParams)
 	}
 	defer func() {
 		e.Duration = time.Since(start)
 		if h.cfg.Log != nil {
 			h.cfg.Log.Log(&e)
+		}
+		if h.cfg.Observer != nil {
+			h.cfg.Observer.Observe(&e)
 		}
 	}()
 
@@ -139,6 +179,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if r.TLS == nil && h.serveChallenge(w, r, &e) {
+		return
+	}
 	if r.TLS == nil && site.HTTPS.HTTPMode() != api.HTTPAllow {
 		e.Action = ActionHTTPS
 		e.Status = redirectStatus(r.Method, 0)
@@ -177,6 +220,14 @@ func (h *Handler) writeError(w http.ResponseWriter, e *accesslog.Entry, msg stri
 }
 
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, site *catalog.Site, e *accesslog.Entry) {
+	if site.RateLimit != nil {
+		if d := site.RateLimit.Check(h.cfg.Limiter, r, e.ClientAddr, e.Time); d.Limited {
+			e.Action, e.Status, e.RateLimitRule = ActionRateLimited, http.StatusTooManyRequests, d.Rule
+			d.SetHeaders(w.Header())
+			h.writeError(w, e, "rate limit exceeded: retry after the number of seconds in Retry-After")
+			return
+		}
+	}
 	var check ResponseCheck
 	if h.cfg.WAF != nil {
 		var proceed bool
@@ -213,6 +264,22 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, site *catalog.
 	}
 	if err != nil {
 		e.OriginDuration = time.Since(originStart)
+		if berr := clientBodyError(r); berr != nil {
+			// The client's body failed, not the origin: too large, or
+			// broken framing (a bad chunk).
+			e.Action, e.Err, e.Status = ActionBadRequest, berr.Error(), http.StatusBadRequest
+			msg := "the request body could not be read"
+			if mbe := (*http.MaxBytesError)(nil); errors.As(berr, &mbe) {
+				e.Action, e.Status = ActionTooLarge, http.StatusRequestEntityTooLarge
+				msg = "the request body is larger than this edge accepts"
+			} else if isTimeout(berr) {
+				e.Status = http.StatusRequestTimeout
+				msg = "the request body did not arrive in time"
+			}
+			w.Header().Set("Connection", "close")
+			h.writeError(w, e, msg)
+			return
+		}
 		if errors.Is(r.Context().Err(), context.Canceled) {
 			e.Action, e.Status, e.Err = ActionOriginError, 499, "client went away"
 			return
@@ -260,7 +327,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, site *catalog.
 // outboundRequest builds the request to the origin: hop-by-hop headers and
 // client-supplied forwarding headers are dropped, ours are set.
 func (h *Handler) outboundRequest(r *http.Request, e *accesslog.Entry) *http.Request {
-	hdr := make(http.Header, len(r.Header)+4)
+	hdr := make(http.Header, len(r.Header)+6)
 	connTokens := r.Header["Connection"]
 	for k, vv := range r.Header {
 		if isHopHeader(k) || isForwardingHeader(k) || (len(connTokens) > 0 && namedInConnection(connTokens, k)) {
@@ -268,7 +335,12 @@ func (h *Handler) outboundRequest(r *http.Request, e *accesslog.Entry) *http.Req
 		}
 		hdr[k] = vv
 	}
-	hdr["X-Forwarded-For"] = []string{e.ClientIP}
+	// One slice for the three client headers: nothing downstream mutates it.
+	ip := []string{e.ClientIP}
+	hdr["X-Forwarded-For"], hdr["X-Real-Ip"], hdr["True-Client-Ip"] = ip, ip, ip
+	if e.ForwardedFor != e.ClientIP {
+		hdr["X-Forwarded-For"] = []string{e.ForwardedFor}
+	}
 	hdr["X-Forwarded-Host"] = []string{r.Host}
 	if r.TLS != nil {
 		hdr["X-Forwarded-Proto"] = protoHTTPS
@@ -323,7 +395,9 @@ func (h *Handler) forwardUpgrade(w http.ResponseWriter, r *http.Request, site *c
 					delete(pr.Out.Header, k)
 				}
 			}
-			pr.Out.Header.Set("X-Forwarded-For", e.ClientIP)
+			pr.Out.Header.Set("X-Forwarded-For", e.ForwardedFor)
+			pr.Out.Header.Set("X-Real-Ip", e.ClientIP)
+			pr.Out.Header.Set("True-Client-Ip", e.ClientIP)
 			pr.Out.Header.Set("X-Forwarded-Host", r.Host)
 			pr.Out.Header.Set("X-Forwarded-Proto", map[bool]string{true: "https", false: "http"}[r.TLS != nil])
 			pr.Out.Header.Set("X-Request-Id", e.ReqID)
@@ -410,6 +484,17 @@ func isUpgrade(h http.Header) bool {
 	return h.Get("Upgrade") != "" && namedInConnection(h["Connection"], "Upgrade")
 }
 
+// clientBodyError returns the error reading the client's request body, if
+// that is what failed. Request.Write hides the body's error behind a type
+// without Unwrap, so ask the body: edgeagent/admission's Body remembers it.
+// (Probing Go's own body with a read could block on a slow client.)
+func clientBodyError(r *http.Request) error {
+	if b, ok := r.Body.(interface{ Err() error }); ok {
+		return b.Err()
+	}
+	return nil
+}
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
@@ -427,14 +512,6 @@ func canonicalHost(h string) string {
 		}
 	}
 	return h
-}
-
-func clientIP(remoteAddr string) string {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		return remoteAddr
-	}
-	return host
 }
 
 func newRequestID() string {

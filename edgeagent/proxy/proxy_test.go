@@ -153,7 +153,7 @@ func TestProxyForwardsWithForwardingHeaders(t *testing.T) {
 	if xff := got.Header.Values("X-Forwarded-For"); len(xff) != 1 || xff[0] != "127.0.0.1" {
 		t.Errorf("X-Forwarded-For = %q, want only the TCP peer", xff)
 	}
-	if got.Header.Get("X-Real-Ip") != "" || got.Header.Get("X-Secret") != "" || got.Header.Get("X-Custom") != "kept" {
+	if got.Header.Get("X-Real-Ip") != "127.0.0.1" || got.Header.Get("True-Client-Ip") != "127.0.0.1" || got.Header.Get("X-Secret") != "" || got.Header.Get("X-Custom") != "kept" {
 		t.Errorf("origin headers: %v", got.Header)
 	}
 	if got.Header.Get("X-Forwarded-Proto") != "http" {
@@ -343,6 +343,10 @@ func TestHSTSAndDomainFrontingOverTLS(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || body != "https" || resp.Header.Get("Strict-Transport-Security") != "max-age=600" {
 		t.Fatalf("status %d body %q hsts %q", resp.StatusCode, body, resp.Header.Get("Strict-Transport-Security"))
+	}
+	e.log.Flush()
+	if l := e.buf.lines(t)[0]; l["tls"] != "TLS 1.3" || l["tls_cipher"] != "TLS_AES_128_GCM_SHA256" {
+		t.Errorf("access log tls %v cipher %v", l["tls"], l["tls_cipher"])
 	}
 	// Same connection (SNI a.example.com), other Host: refused.
 	req, _ = http.NewRequest("GET", ts.URL+"/", nil)

@@ -531,3 +531,30 @@ func TestPolicySwapUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d requests across %d policy swaps, none lost; %d engines cached", sent.Load(), 3*len(policies), engines.Len())
 }
+
+func TestUnderAttackChallengesEveryRequest(t *testing.T) {
+	e := newEdge(t, api.WAFPolicy{}) // WAF off: the switch works on its own
+	s := api.Site{V: api.Version, Hostname: host, Origins: []api.Origin{{URL: e.origin.URL}},
+		HTTPS: api.HTTPSPolicy{HTTP: api.HTTPAllow}, UnderAttack: true}
+	raw, _ := json.Marshal(s)
+	if err := e.cat.Apply(catalog.Change{Kind: catalog.KindSite, Key: host, Value: raw}); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := e.do(t, "GET", "/", "")
+	if resp.StatusCode != 403 || !strings.Contains(body, puzzleRE) || e.hits.Load() != 0 {
+		t.Fatalf("status %d, origin hits %d", resp.StatusCode, e.hits.Load())
+	}
+	p := body[strings.Index(body, puzzleRE)+len(puzzleRE):]
+	p = p[:strings.IndexByte(p, '"')]
+	n := 0
+	for !solved(p, strconv.Itoa(n)) {
+		n++
+	}
+	resp, _ = e.do(t, "GET", "/", "", "Cookie", answerCookie+"="+p+"~"+strconv.Itoa(n))
+	if resp.StatusCode != 200 {
+		t.Fatalf("solved: %d", resp.StatusCode)
+	}
+	if m := e.entry(t, resp.Header.Get("X-Request-Id")); m["waf_action"] != ActCleared {
+		t.Fatalf("log %v", m)
+	}
+}

@@ -17,6 +17,16 @@ import (
 // Request implements proxy.WAF: it inspects r and either lets it through
 // (proceed) or answers the client itself.
 func (g *Gate) Request(w http.ResponseWriter, r *http.Request, site *catalog.Site, e *accesslog.Entry) (proxy.ResponseCheck, bool) {
+	if site.UnderAttack {
+		if !g.cleared(w, r, e) {
+			e.Action, e.WAFAction, e.Status = proxy.ActionWAF, ActChallenge, http.StatusForbidden
+			g.challenge(w, r, e)
+			return nil, false
+		}
+		if !site.WAF.Enabled() {
+			e.WAFAction = ActCleared
+		}
+	}
 	if !site.WAF.Enabled() {
 		return nil, true
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/rampart-edge/rampart/edgeagent"
 	"github.com/rampart-edge/rampart/edgeagent/geodns"
 	"github.com/rampart-edge/rampart/scripts/natslab"
+	"github.com/rampart-edge/rampart/scripts/pebblelab"
 )
 
 // Config describes the lab.
@@ -51,6 +52,16 @@ type Config struct {
 	// in answers (10s when zero).
 	EdgeDNS   int
 	DNSWindow time.Duration
+	// Pebble issues the certificates through ACME from an in-process
+	// Pebble instead of the lab CA. Its validator resolves every name to
+	// the edge of the second region (the first when there is one), so
+	// HTTP-01 is answered outside the control region.
+	Pebble bool
+	// PebbleAPI is Pebble's ACME API address; 127.0.0.1:0 when empty.
+	PebbleAPI string
+	// CertRetryMin and CertRetryMax bound the control service's backoff
+	// after a failed issuance (defaults when zero).
+	CertRetryMin, CertRetryMax time.Duration
 }
 
 // DemoHost is the site the lab creates.
@@ -77,12 +88,14 @@ const (
 
 // Lab is a running network.
 type Lab struct {
-	cfg      Config
-	log      *slog.Logger
-	Net      *natslab.Net
-	Control  *controlsvc.Service
-	OriginA  *DemoOrigin
-	OriginB  *DemoOrigin
+	cfg     Config
+	log     *slog.Logger
+	Net     *natslab.Net
+	Control *controlsvc.Service
+	OriginA *DemoOrigin
+	OriginB *DemoOrigin
+	// Pebble is the ACME CA when Config.Pebble is set.
+	Pebble   *pebblelab.Pebble
 	sealPriv string
 
 	mu    sync.Mutex
@@ -142,8 +155,10 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("nats: %w", err)
 	}
-	if err := l.StartControl(ctx); err != nil {
-		return nil, err
+	if !cfg.Pebble {
+		if err := l.StartControl(ctx); err != nil {
+			return nil, err
+		}
 	}
 	dnsCfg := labDNS(cfg)
 	for i, r := range cfg.Regions {
@@ -170,6 +185,18 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 		}
 		l.edges[r] = e
 		if err := l.StartEdge(ctx, r); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Pebble {
+		// The edges start first: Pebble must know the port it validates on.
+		e := l.Edges()[min(1, len(cfg.Regions)-1)]
+		_, port, _ := net.SplitHostPort(e.Agent.Addr("http"))
+		p, _ := strconv.Atoi(port)
+		if l.Pebble, err = pebblelab.Start(pebblelab.Config{APIAddr: cfg.PebbleAPI, HTTPPort: p, EdgeIP: e.IP}); err != nil {
+			return nil, err
+		}
+		if err := l.StartControl(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -206,6 +233,10 @@ func (l *Lab) StartControl(ctx context.Context) error {
 		AdminAddr:         hostPort("127.0.0.1", l.cfg.ControlAPI),
 		EdgeSealPublicKey: base64.StdEncoding.EncodeToString(pub.PublicKey().Bytes()),
 		Buckets:           buckets.Layout{ControlRegion: cr, Regions: l.cfg.Regions, Replicas: 1},
+		ACME:              l.acmeConfig(),
+		Onboarding:        l.onboardingConfig(),
+		CertRetryMin:      l.cfg.CertRetryMin,
+		CertRetryMax:      l.cfg.CertRetryMax,
 		Logger:            l.log.With("component", "controlsvc"),
 	})
 	if err != nil {
@@ -216,6 +247,36 @@ func (l *Lab) StartControl(ctx context.Context) error {
 	}
 	l.Control = svc
 	return nil
+}
+
+// acmeConfig points the control service at Pebble, or is nil (lab CA).
+func (l *Lab) acmeConfig() *controlsvc.ACMEConfig {
+	if l.Pebble == nil {
+		return nil
+	}
+	return &controlsvc.ACMEConfig{DirectoryURL: l.Pebble.DirectoryURL(), Email: "lab@rampart.test", CARootsPEM: l.Pebble.APICertPEM()}
+}
+
+// onboardingConfig makes the control service check, with Pebble's DNS
+// server, that a hostname resolves to an edge before ordering; nil
+// without Pebble (the lab CA issues for any name).
+func (l *Lab) onboardingConfig() *controlsvc.OnboardingConfig {
+	if l.Pebble == nil {
+		return nil
+	}
+	o := &controlsvc.OnboardingConfig{EdgeZone: EdgeZone, Resolver: l.Pebble.DNSAddr()}
+	for i := range l.cfg.Regions {
+		o.EdgeIPs = append(o.EdgeIPs, EdgeIP(i))
+	}
+	return o
+}
+
+// RootPEM is the root that edge certificates chain to: Pebble's, or the lab CA.
+func (l *Lab) RootPEM() []byte {
+	if l.Pebble != nil {
+		return l.Pebble.RootPEM()
+	}
+	return l.Control.CACertPEM()
 }
 
 // Edges returns the edges in region order.
@@ -293,6 +354,9 @@ func (l *Lab) Close() {
 		l.Control.Close()
 		l.Control = nil
 	}
+	if l.Pebble != nil {
+		l.Pebble.Close()
+	}
 	if l.Net != nil {
 		l.Net.Shutdown()
 	}
@@ -353,10 +417,14 @@ func (l *Lab) CreateDemoSite(ctx context.Context) error {
 	return nil
 }
 
-// WriteCACert writes the lab CA certificate to Dir/lab-ca.pem and returns the path.
+// WriteCACert writes the root that edge certificates chain to (RootPEM) to
+// Dir/lab-ca.pem, or Dir/pebble-root.pem with Pebble, and returns the path.
 func (l *Lab) WriteCACert() (string, error) {
 	p := filepath.Join(l.cfg.Dir, "lab-ca.pem")
-	return p, os.WriteFile(p, l.Control.CACertPEM(), 0o644)
+	if l.Pebble != nil {
+		p = filepath.Join(l.cfg.Dir, "pebble-root.pem")
+	}
+	return p, os.WriteFile(p, l.RootPEM(), 0o644)
 }
 
 // loadOrCreateSealKey keeps the edges' seal key across lab restarts, so the

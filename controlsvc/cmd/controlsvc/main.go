@@ -78,6 +78,16 @@ type fileConfig struct {
 	CertValidity      string   `json:"cert_validity"`
 	CertCheckInterval string   `json:"cert_check_interval"`
 	LogLevel          string   `json:"log_level"`
+	// ACMEDirectory, when set, issues certificates over ACME instead of
+	// the lab CA; ACMECARoots is a PEM file of roots for the CA's API.
+	ACMEDirectory string `json:"acme_directory_url"`
+	ACMEEmail     string `json:"acme_email"`
+	ACMECARoots   string `json:"acme_ca_roots"`
+	// Onboarding check: the hostname must CNAME to <host>.<zone> or
+	// resolve only to edge IPs, asked of this resolver (system when empty).
+	OnboardingEdgeZone string   `json:"onboarding_edge_zone"`
+	OnboardingEdgeIPs  []string `json:"onboarding_edge_ips"`
+	OnboardingResolver string   `json:"onboarding_resolver"`
 }
 
 const maxConfigBytes = 1 << 20
@@ -102,6 +112,12 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&fc.CertValidity, "cert-validity", "720h", "lifetime of lab CA certificates")
 	fs.StringVar(&fc.CertCheckInterval, "cert-check-interval", "1h", "how often certificates are checked for renewal")
 	fs.StringVar(&fc.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&fc.ACMEDirectory, "acme-directory-url", "", "ACME directory URL (e.g. Let's Encrypt's staging or production); empty: the lab CA")
+	fs.StringVar(&fc.ACMEEmail, "acme-email", "", "ACME account contact e-mail")
+	fs.StringVar(&fc.OnboardingEdgeZone, "onboarding-edge-zone", "", "check before ordering that a hostname CNAMEs to <hostname>.<zone> (or see -onboarding-edge-ips)")
+	edgeIPs := fs.String("onboarding-edge-ips", "", "comma-separated edge IPs a hostname's A/AAAA records may point to")
+	fs.StringVar(&fc.OnboardingResolver, "onboarding-resolver", "", "DNS server host:port for the onboarding check (TCP; default: system resolver)")
+	fs.StringVar(&fc.ACMECARoots, "acme-ca-roots", "", "PEM file of roots trusted for the ACME API (Pebble's); default: system roots")
 	if err := fs.Parse(args); err != nil {
 		return controlsvc.Config{}, 0, err
 	}
@@ -110,6 +126,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	fc.NATSURLs = splitList(*natsURLs)
 	fc.Regions = splitList(*regions)
+	fc.OnboardingEdgeIPs = splitList(*edgeIPs)
 
 	if *configPath != "" {
 		// The file's values replace the flags' defaults; flags given
@@ -157,6 +174,19 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		CertValidity:      validity,
 		CertCheckInterval: interval,
 	}
+	if fc.OnboardingEdgeZone != "" || len(fc.OnboardingEdgeIPs) > 0 || fc.OnboardingResolver != "" {
+		cfg.Onboarding = &controlsvc.OnboardingConfig{EdgeZone: fc.OnboardingEdgeZone, EdgeIPs: fc.OnboardingEdgeIPs, Resolver: fc.OnboardingResolver}
+	}
+	if fc.ACMEDirectory != "" {
+		cfg.ACME = &controlsvc.ACMEConfig{DirectoryURL: fc.ACMEDirectory, Email: fc.ACMEEmail}
+		if fc.ACMECARoots != "" {
+			pemBytes, err := os.ReadFile(fc.ACMECARoots)
+			if err != nil {
+				return controlsvc.Config{}, 0, fmt.Errorf("acme_ca_roots: %w", err)
+			}
+			cfg.ACME.CARootsPEM = pemBytes
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		return controlsvc.Config{}, 0, err
 	}
@@ -179,6 +209,12 @@ func override(fc *fileConfig, flagged fileConfig, set map[string]bool) {
 		"cert-validity":        func() { fc.CertValidity = flagged.CertValidity },
 		"cert-check-interval":  func() { fc.CertCheckInterval = flagged.CertCheckInterval },
 		"log-level":            func() { fc.LogLevel = flagged.LogLevel },
+		"acme-directory-url":   func() { fc.ACMEDirectory = flagged.ACMEDirectory },
+		"acme-email":           func() { fc.ACMEEmail = flagged.ACMEEmail },
+		"acme-ca-roots":        func() { fc.ACMECARoots = flagged.ACMECARoots },
+		"onboarding-edge-zone": func() { fc.OnboardingEdgeZone = flagged.OnboardingEdgeZone },
+		"onboarding-edge-ips":  func() { fc.OnboardingEdgeIPs = flagged.OnboardingEdgeIPs },
+		"onboarding-resolver":  func() { fc.OnboardingResolver = flagged.OnboardingResolver },
 	} {
 		if set[name] {
 			apply()

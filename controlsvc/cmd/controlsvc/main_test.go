@@ -66,10 +66,33 @@ func TestBadConfigs(t *testing.T) {
 		{"missing region", []string{"-edge-seal-public-key", pub}, "buckets"},
 		{"bad duration", []string{"-edge-seal-public-key", pub, "-control-region", "ams", "-cert-check-interval", "soon"}, "cert_check_interval"},
 		{"stray argument", []string{"run"}, "unexpected"},
+		{"acme over http", []string{"-edge-seal-public-key", pub, "-control-region", "ams", "-acme-directory-url", "http://ca.example/dir"}, "acme_directory_url"},
+		{"acme roots missing", []string{"-edge-seal-public-key", pub, "-control-region", "ams", "-acme-directory-url", "https://ca.example/dir", "-acme-ca-roots", "/nonexistent.pem"}, "acme_ca_roots"},
 	} {
 		_, _, err := loadConfig(tc.args, env(nil), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error naming %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+func TestACMEConfig(t *testing.T) {
+	roots := filepath.Join(t.TempDir(), "roots.pem")
+	if err := os.WriteFile(roots, []byte("not pem"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A roots file without a certificate is refused by name.
+	_, _, err := loadConfig([]string{"-edge-seal-public-key", pub, "-control-region", "ams",
+		"-acme-directory-url", "https://127.0.0.1:14000/dir", "-acme-ca-roots", roots}, env(nil), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "acme_ca_roots") {
+		t.Fatalf("bad roots file: %v", err)
+	}
+	cfg, _, err := loadConfig([]string{"-edge-seal-public-key", pub, "-control-region", "ams",
+		"-acme-directory-url", "https://acme-staging-v02.api.letsencrypt.org/directory", "-acme-email", "ops@example.com"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ACME == nil || cfg.ACME.Email != "ops@example.com" || cfg.ACME.DirectoryURL != "https://acme-staging-v02.api.letsencrypt.org/directory" {
+		t.Fatalf("acme config %+v", cfg.ACME)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/rampart-edge/rampart/controlsvc/api"
 	"github.com/rampart-edge/rampart/edgeagent"
+	"github.com/rampart-edge/rampart/edgeagent/originconf"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -21,10 +23,50 @@ var version = "dev"
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if len(os.Args) > 1 && os.Args[1] == "origin-snippet" {
+		if err := originSnippet(os.Args[2:], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "origin-snippet:", err)
+			os.Exit(2)
+		}
+		return
+	}
 	if err := run(log); err != nil {
 		log.Error("edgeagent", "err", err)
 		os.Exit(1)
 	}
+}
+
+// originSnippet prints the nginx and Apache configuration an origin needs
+// behind Rampart: edge-only access, the client address, mTLS origin pull.
+func originSnippet(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("origin-snippet", flag.ContinueOnError)
+	ips := fs.String("edge-ips", "", "comma-separated edge addresses or CIDRs (pulumi stack output edgeIps)")
+	ca := fs.String("pull-ca", "/etc/ssl/rampart-origin-pull-ca.pem", "where the origin-pull CA (stack output originPullCaPem) is installed on the origin")
+	server := fs.String("server", "both", "nginx, apache or both")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	p := originconf.Params{PullCAPath: *ca}
+	for ip := range strings.SplitSeq(*ips, ",") {
+		if ip = strings.TrimSpace(ip); ip != "" {
+			p.EdgeIPs = append(p.EdgeIPs, ip)
+		}
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	switch *server {
+	case "nginx":
+		_, err := io.WriteString(out, originconf.Nginx(p))
+		return err
+	case "apache":
+		_, err := io.WriteString(out, originconf.Apache(p))
+		return err
+	case "both":
+		_, err := io.WriteString(out, "# ---- nginx ----\n"+originconf.Nginx(p)+"\n# ---- Apache ----\n"+originconf.Apache(p))
+		return err
+	}
+	return fmt.Errorf("server: want nginx, apache or both, not %q", *server)
 }
 
 func run(log *slog.Logger) error {
@@ -44,6 +86,7 @@ func run(log *slog.Logger) error {
 		pprofOn    = flag.Bool("pprof", false, "serve /debug/pprof on the admin listener")
 		wafLog     = flag.String("waf-match-log", "", "file receiving every logged WAF rule match (ModSecurity error-log format, unredacted)")
 		private    = flag.Bool("allow-private-origins", false, "let origins resolve to loopback/private addresses")
+		trusted    = flag.String("trusted-proxies", "", "comma-separated addresses/CIDRs of proxies in front of the edge, whose X-Forwarded-For is believed")
 	)
 	flag.Parse()
 	var cfg edgeagent.Config
@@ -74,6 +117,9 @@ func run(log *slog.Logger) error {
 	set(&cfg.NATS.Password, os.Getenv("RAMPART_NATS_PASSWORD"))
 	if *natsURLs != "" {
 		cfg.NATS.URLs = strings.Split(*natsURLs, ",")
+	}
+	if *trusted != "" {
+		cfg.TrustedProxies = strings.Split(*trusted, ",")
 	}
 	if *sealFile != "" {
 		b, err := os.ReadFile(*sealFile)

@@ -47,6 +47,8 @@ func run() error {
 		duration = flag.Duration("for", 0, "stop after this long (0: until Ctrl-C)")
 		dnsP     = flag.Int("dns-port", defDNS, "GeoDNS port (UDP and TCP) on each edge's own address")
 		window   = flag.Duration("dns-window", 10*time.Second, "GeoDNS withdraws a region silent for this long")
+		pebble   = flag.Bool("pebble", false, "issue certificates over ACME from an in-process Pebble (HTTP-01 answered by the second region's edge) instead of the lab CA")
+		pebbleA  = flag.String("pebble-addr", "127.0.0.1:14000", "Pebble's ACME API address (with -pebble)")
 	)
 	flag.Parse()
 	if *fresh {
@@ -81,6 +83,7 @@ func run() error {
 		Regions:  strings.Split(*regions, ","),
 		EdgeHTTP: *httpP, EdgeHTTPS: *httpsP, EdgeAdmin: *adminP, ControlAPI: *apiP, OriginA: *originA, OriginB: *originB,
 		EdgeDNS: *dnsP, DNSWindow: *window,
+		Pebble: *pebble, PebbleAPI: *pebbleA,
 		Logger: slog.New(slog.NewJSONHandler(logFile, nil)),
 	})
 	if err != nil {
@@ -99,6 +102,10 @@ func run() error {
 		return err
 	}
 	fmt.Printf("the lab is up (%.1fs)\n\n", time.Since(started).Seconds())
+	if l.Pebble != nil {
+		fmt.Printf("certificates: ACME from Pebble at %s (root: %s); HTTP-01 is answered by %s\n\n",
+			l.Pebble.DirectoryURL(), caPath, l.Edges()[min(1, len(l.Edges())-1)].Node)
+	}
 	printInstructions(l, caPath, *httpsP, *httpP)
 	printDNS(l, *dnsP)
 	go readCommands(ctx, l)
