@@ -143,7 +143,10 @@ func TestSlowlorisIsClosedAfterHeaderTimeout(t *testing.T) {
 	if errors.As(rerr, &ne) && ne.Timeout() {
 		t.Fatalf("the edge kept the slow connection open for %v", elapsed)
 	}
-	if elapsed < timeout || elapsed > 5*time.Second {
+	// The server's deadline starts at accept, a little before start: the
+	// bounds only tell "closed by the header timeout" from "closed at once"
+	// and from "never closed".
+	if elapsed < timeout/2 || elapsed > 5*time.Second {
 		t.Fatalf("closed after %v (%v), want about %v", elapsed, rerr, timeout)
 	}
 }

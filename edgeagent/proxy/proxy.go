@@ -417,7 +417,10 @@ func (h *Handler) forwardUpgrade(w http.ResponseWriter, r *http.Request, site *c
 
 func copyBody(w http.ResponseWriter, body io.Reader, buf []byte, flush bool) (int64, error) {
 	var written int64
-	rc := http.NewResponseController(w)
+	var rc *http.ResponseController // only streams of unknown length are flushed
+	if flush {
+		rc = http.NewResponseController(w)
+	}
 	for {
 		nr, rerr := body.Read(buf)
 		if nr > 0 {

@@ -10,20 +10,14 @@ import (
 	"time"
 
 	"github.com/rampart-edge/rampart/controlsvc/api"
+	"github.com/rampart-edge/rampart/edgeagent/catalog"
 )
 
-// staticConfig is the edge agent's -static file: its sites and certificates
-// without a control plane.
+// staticConfig is the edge agent's -static file (catalog.StaticFile) with
+// typed sites: its sites and certificates without a control plane.
 type staticConfig struct {
-	Sites []api.Site   `json:"sites"`
-	Certs []staticCert `json:"certs"`
-}
-
-// staticCert is one certificate in a staticConfig.
-type staticCert struct {
-	Hostname string `json:"hostname"`
-	ChainPEM string `json:"chain_pem"`
-	KeyPEM   string `json:"key_pem"`
+	Sites []api.Site           `json:"sites"`
+	Certs []catalog.StaticCert `json:"certs"`
 }
 
 // edgeHostFor is the edge site a workload needing feature uses: each feature
@@ -67,7 +61,7 @@ func writeEdgeConfig(path, originAddr string, cert *testCert) error {
 		if err := s.Validate(); err != nil {
 			return fmt.Errorf("edge site %q: %w", s.Hostname, err)
 		}
-		cfg.Certs = append(cfg.Certs, staticCert{Hostname: s.Hostname, ChainPEM: string(cert.ChainPEM), KeyPEM: string(cert.KeyPEM)})
+		cfg.Certs = append(cfg.Certs, catalog.StaticCert{Hostname: s.Hostname, ChainPEM: string(cert.ChainPEM), KeyPEM: string(cert.KeyPEM)})
 	}
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {

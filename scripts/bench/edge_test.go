@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"github.com/rampart-edge/rampart/edgeagent/catalog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,8 +28,8 @@ func TestWriteEdgeConfig(t *testing.T) {
 	}
 	// Decode sites the way the edge does: strictly, then validated.
 	var raw struct {
-		Sites []json.RawMessage `json:"sites"`
-		Certs []staticCert      `json:"certs"`
+		Sites []json.RawMessage    `json:"sites"`
+		Certs []catalog.StaticCert `json:"certs"`
 	}
 	if err := json.Unmarshal(data, &raw); err != nil {
 		t.Fatal(err)
