@@ -139,7 +139,7 @@ func TestLabGeoDNS(t *testing.T) {
 		})
 		took := time.Since(stopped)
 		t.Logf("%s withdrawn %v after its edge stopped (window %v)", down.Region, took.Round(time.Millisecond), window)
-		if took > window+time.Second {
+		if took > window+3*time.Second { // slack for a loaded CI machine
 			t.Errorf("withdrawal took %v, window %v", took, window)
 		}
 		// Other clients are not affected.

@@ -89,6 +89,22 @@ func Start(ctx context.Context, spec Spec) (*Net, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Free ports are found by binding :0 and closing again, so another
+	// process (a parallel test package) can take one before the node binds
+	// it. With allocated ports, a node that cannot listen means a fresh set.
+	for attempt := 1; ; attempt++ {
+		n, err := startOnce(ctx, spec)
+		if err == nil || len(spec.Ports) > 0 || attempt == 3 || !errors.Is(err, errNotListening) {
+			return n, err
+		}
+	}
+}
+
+// errNotListening is a node that did not open its listeners in time.
+var errNotListening = errors.New("not listening after 10s (port taken?)")
+
+func startOnce(ctx context.Context, spec Spec) (*Net, error) {
+	var err error
 	n := &Net{spec: spec, nodes: make(map[string]*node)}
 	if n.creds, err = randomCredentials(spec.Regions); err != nil {
 		return nil, err
@@ -271,7 +287,7 @@ func (n *Net) boot(name string) error {
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
 		s.WaitForShutdown()
-		return fmt.Errorf("node %s: not listening after 10s (port taken?)", name)
+		return fmt.Errorf("node %s: %w", name, errNotListening)
 	}
 	n.mu.Lock()
 	if n.closed {
