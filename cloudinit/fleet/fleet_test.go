@@ -3,8 +3,8 @@ package fleet
 import (
 	"bytes"
 	"encoding/base64"
-	"flag"
 	"fmt"
+	"github.com/rampart-edge/rampart/cloudinit/internal/golden"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -16,26 +16,6 @@ import (
 	"github.com/rampart-edge/rampart/cloudinit/natsconf"
 	"github.com/rampart-edge/rampart/cloudinit/wgconf"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run go test -update after checking):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
 
 // seed is a fixed 32-byte WireGuard seed per node, so golden files are stable.
 func seed(i int) []byte { return bytes.Repeat([]byte{byte(i + 1)}, 32) }
@@ -118,34 +98,34 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "user-data-nyc3-1.golden", ud)
+	golden.Check(t, "user-data-nyc3-1.golden", ud)
 
 	mesh, err := f.MeshScript("ams3-2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "wg0-ams3-2.golden", scriptFile(t, mesh, WireGuardConfFile))
-	golden(t, "mesh-script-ams3-2.golden", mesh)
+	golden.Check(t, "wg0-ams3-2.golden", scriptFile(t, mesh, WireGuardConfFile))
+	golden.Check(t, "mesh-script-ams3-2.golden", mesh)
 
 	nats, err := f.NATSScript("ams3-2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "nats-ams3-2.golden", scriptFile(t, nats, NATSConfFile))
+	golden.Check(t, "nats-ams3-2.golden", scriptFile(t, nats, NATSConfFile))
 
 	svc, err := f.ServicesScript("nyc3-2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "edge-nyc3-2.golden", scriptFile(t, svc, EdgeConfigFile))
-	golden(t, "control-nyc3-2.golden", scriptFile(t, svc, ControlConfigFile))
+	golden.Check(t, "edge-nyc3-2.golden", scriptFile(t, svc, EdgeConfigFile))
+	golden.Check(t, "control-nyc3-2.golden", scriptFile(t, svc, ControlConfigFile))
 	for _, u := range []struct{ name, path string }{
 		{"nats-server.service", UnitDir + "/nats-server.service"},
 	} {
-		golden(t, u.name+".golden", scriptFile(t, nats, u.path))
+		golden.Check(t, u.name+".golden", scriptFile(t, nats, u.path))
 	}
-	golden(t, "edgeagent.service.golden", scriptFile(t, svc, UnitDir+"/edgeagent.service"))
-	golden(t, "controlsvc.service.golden", scriptFile(t, svc, UnitDir+"/controlsvc.service"))
+	golden.Check(t, "edgeagent.service.golden", scriptFile(t, svc, UnitDir+"/edgeagent.service"))
+	golden.Check(t, "controlsvc.service.golden", scriptFile(t, svc, UnitDir+"/controlsvc.service"))
 	// Only the control region runs the control service.
 	if edgeOnly, err := f.ServicesScript("ams3-1"); err != nil {
 		t.Fatal(err)
@@ -157,7 +137,7 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "rollout-edgeagent.golden", roll)
+	golden.Check(t, "rollout-edgeagent.golden", roll)
 }
 
 // TestUserDataCarriesOnlyTheNode shows what the user-data depends on: the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/rampart-edge/rampart/cloudinit/internal/golden"
 	"net"
 	"os"
 	"path/filepath"
@@ -79,7 +80,7 @@ func TestRampartGolden(t *testing.T) {
 			t.Errorf("client password %q rendered in plain text", p)
 		}
 	}
-	golden(t, "rampart-ams3-1.golden", bcryptRE.ReplaceAll(out, []byte("<bcrypt>")))
+	golden.Check(t, "rampart-ams3-1.golden", bcryptRE.ReplaceAll(out, []byte("<bcrypt>")))
 
 	// Every node shares the accounts (and so the hashes), not the rest.
 	other := configs["nyc3-2"]

@@ -2,7 +2,7 @@ package natsconf
 
 import (
 	"bytes"
-	"flag"
+	"github.com/rampart-edge/rampart/cloudinit/internal/golden"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,27 +12,6 @@ import (
 	"github.com/nats-io/nats-server/v2/conf"
 	"github.com/nats-io/nats-server/v2/server"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
-
-// golden compares got with testdata/name, or rewrites it under -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the rendered config (run go test -update after checking):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
 
 // fullConfig uses every field the renderer knows.
 func fullConfig() Config {
@@ -99,7 +78,7 @@ func TestRenderFullGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "full.golden", got)
+	golden.Check(t, "full.golden", got)
 
 	again, err := c.Render()
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/rampart-edge/rampart/controlsvc"
 	"github.com/rampart-edge/rampart/controlsvc/api"
 	"github.com/rampart-edge/rampart/controlsvc/buckets"
@@ -233,26 +231,9 @@ func TestLabACMEWithPebble(t *testing.T) {
 
 	t.Run("edges cannot read the account key", func(t *testing.T) {
 		region := validator.Region
-		errs := make(chan error, 4)
-		nc, err := l.Net.ConnectEdge(region, nats.CustomInboxPrefix(api.EdgeInbox(region)),
-			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
+		edge := connectEdge(t, l, region)
 		subj := api.EdgeJSAPIPrefix + ".DIRECT.GET." + api.EdgeStreamName(buckets.State)
-		if err := nc.Publish(subj, nil); err != nil {
-			t.Fatal(err)
-		}
-		nc.Flush()
-		select {
-		case err := <-errs:
-			if !errors.Is(err, nats.ErrPermissionViolation) || !strings.Contains(err.Error(), subj) {
-				t.Fatalf("read %s: %v", subj, err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("read %s: no permission error", subj)
-		}
+		edge.refused(t, subj, func() error { return edge.nc.Publish(subj, nil) })
 	})
 
 	t.Run("a hostname that does not point at the edge: clear status, no order", func(t *testing.T) {

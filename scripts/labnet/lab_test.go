@@ -198,41 +198,13 @@ func TestLabEndToEnd(t *testing.T) {
 
 	t.Run("edge credentials cannot write the sites bucket", func(t *testing.T) {
 		region := l.cfg.Regions[1]
-		errs := make(chan error, 4)
-		nc, err := l.Net.ConnectEdge(region, nats.CustomInboxPrefix(api.EdgeInbox(region)),
-			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
+		edge := connectEdge(t, l, region)
 		for _, subj := range []string{"$KV." + api.BucketSites + ".evil.example.com", "$KV." + api.RegionBucket(api.BucketSites, region) + ".evil.example.com"} {
-			if err := nc.Publish(subj, []byte(`{}`)); err != nil {
-				t.Fatal(err)
-			}
-			nc.Flush()
-			select {
-			case err := <-errs:
-				if !errors.Is(err, nats.ErrPermissionViolation) || !strings.Contains(err.Error(), subj) {
-					t.Fatalf("publish %s: %v", subj, err)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatalf("publish %s: no permission error", subj)
-			}
+			edge.refused(t, subj, func() error { return edge.nc.Publish(subj, []byte(`{}`)) })
 		}
 		// Nor read another region's inbox (its replies and watch updates).
 		other := api.EdgeInbox(l.cfg.Regions[2]) + ".>"
-		if _, err := nc.SubscribeSync(other); err != nil {
-			t.Fatal(err)
-		}
-		nc.Flush()
-		select {
-		case err := <-errs:
-			if !errors.Is(err, nats.ErrPermissionViolation) || !strings.Contains(err.Error(), other) {
-				t.Fatalf("subscribe %s: %v", other, err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("subscribe %s: no permission error", other)
-		}
+		edge.refused(t, other, func() error { _, err := edge.nc.SubscribeSync(other); return err })
 		status, body, _ := l.API(ctx, "GET", "/sites/evil.example.com", nil)
 		if status != http.StatusNotFound {
 			t.Fatalf("evil site exists: %d %s", status, body)
@@ -285,4 +257,42 @@ func TestLabEndToEnd(t *testing.T) {
 			t.Fatalf("status %+v", st)
 		}
 	})
+}
+
+// edgeConn is a connection with an edge user's credentials that records the
+// asynchronous errors the server sends it.
+type edgeConn struct {
+	nc   *nats.Conn
+	errs chan error
+}
+
+func connectEdge(t *testing.T, l *Lab, region string) *edgeConn {
+	t.Helper()
+	e := &edgeConn{errs: make(chan error, 8)}
+	nc, err := l.Net.ConnectEdge(region, nats.CustomInboxPrefix(api.EdgeInbox(region)),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { e.errs <- err }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	e.nc = nc
+	return e
+}
+
+// refused runs op and asserts the server answers with a permissions
+// violation naming subject.
+func (e *edgeConn) refused(t *testing.T, subject string, op func() error) {
+	t.Helper()
+	if err := op(); err != nil {
+		t.Fatal(err)
+	}
+	e.nc.Flush()
+	select {
+	case err := <-e.errs:
+		if !errors.Is(err, nats.ErrPermissionViolation) || !strings.Contains(err.Error(), subject) {
+			t.Fatalf("%s: %v, want a permissions violation", subject, err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: no permission error", subject)
+	}
 }
