@@ -67,16 +67,48 @@ type Heartbeat struct {
 	// HTTPSAddr and HTTPAddr are where the node serves clients.
 	HTTPSAddr string `json:"https_addr,omitempty"`
 	HTTPAddr  string `json:"http_addr,omitempty"`
+	// Cache counts the node's cache outcomes since start; SiteCache the same
+	// per site for the busiest sites (at most MaxHeartbeatSites).
+	Cache     CacheCounters            `json:"cache,omitzero"`
+	SiteCache map[string]CacheCounters `json:"site_cache,omitempty"`
 }
 
-// Purge asks every edge to drop cached objects. Edges answer on the reply
-// subject with a PurgeAck.
+// MaxHeartbeatSites bounds Heartbeat.SiteCache.
+const MaxHeartbeatSites = 200
+
+// CacheCounters count cache outcomes: Hits (fresh), Stale (served stale),
+// Misses (fetched from the origin and cacheable) and Bypass (not cacheable).
+type CacheCounters struct {
+	Hits   uint64 `json:"hits"`
+	Stale  uint64 `json:"stale"`
+	Misses uint64 `json:"misses"`
+	Bypass uint64 `json:"bypass"`
+}
+
+// HitRatio is (Hits+Stale) / (Hits+Stale+Misses), or 0 without traffic.
+func (c CacheCounters) HitRatio() float64 {
+	n := c.Hits + c.Stale + c.Misses
+	if n == 0 {
+		return 0
+	}
+	return float64(c.Hits+c.Stale) / float64(n)
+}
+
+// Purge asks every edge to drop a site's cached objects. Edges answer on the
+// reply subject with a PurgeAck. Applying a purge removes what was stored
+// before Time, so applying it twice (fan-out, then the durable copy after a
+// reconnect) is harmless.
 type Purge struct {
-	V        int      `json:"v"`
-	ID       string   `json:"id"`
+	V        int       `json:"v"`
+	ID       string    `json:"id"`
+	Hostname string    `json:"hostname"`
+	Time     time.Time `json:"time"`
+	// URLs are paths with an optional query, as in PurgeRequest (absolute
+	// URLs reduced to their path and query).
 	URLs     []string `json:"urls,omitempty"`
 	Prefixes []string `json:"prefixes,omitempty"`
 	Tags     []string `json:"tags,omitempty"`
+	All      bool     `json:"all,omitempty"`
 }
 
 // PurgeAck is one edge's answer to a Purge.

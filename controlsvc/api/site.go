@@ -86,9 +86,6 @@ type Redirect struct {
 	KeepSuffix bool `json:"keep_suffix,omitempty"`
 }
 
-// CachePolicy is the site's cache policy; its fields come with the cache.
-type CachePolicy struct{}
-
 // FieldError is a validation failure of one field, named by its JSON path
 // (for example "origins[0].url").
 type FieldError struct {

@@ -45,6 +45,7 @@ func (s *Site) Validate() error {
 	for i, r := range s.Redirects {
 		r.validate(fmt.Sprintf("redirects[%d]", i), add)
 	}
+	s.Cache.validate(add)
 	s.WAF.validate(add)
 	s.RateLimit.validate(add)
 	if len(errs) > 0 {
