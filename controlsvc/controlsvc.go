@@ -27,13 +27,18 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rampart-edge/rampart/controlsvc/accounts"
 	"github.com/rampart-edge/rampart/controlsvc/adminapi"
 	"github.com/rampart-edge/rampart/controlsvc/api"
+	"github.com/rampart-edge/rampart/controlsvc/blocklist"
 	"github.com/rampart-edge/rampart/controlsvc/buckets"
 	"github.com/rampart-edge/rampart/controlsvc/certs"
 	"github.com/rampart-edge/rampart/controlsvc/certs/acme"
 	"github.com/rampart-edge/rampart/controlsvc/certs/labca"
 	"github.com/rampart-edge/rampart/controlsvc/certs/onboard"
+	"github.com/rampart-edge/rampart/controlsvc/dashboard"
+	"github.com/rampart-edge/rampart/controlsvc/edgeevents"
+	"github.com/rampart-edge/rampart/controlsvc/fleet"
 	"github.com/rampart-edge/rampart/controlsvc/sites"
 )
 
@@ -82,6 +87,21 @@ type Config struct {
 	CertRetryMin, CertRetryMax time.Duration
 	// Logger receives the service's JSON logs; slog.Default when nil.
 	Logger *slog.Logger
+	// DashboardAddr, when set, is the host:port of the dashboard: the web
+	// UI and the admin API over HTTPS (session cookies are Secure). Port 0
+	// picks a free one (see DashboardURL).
+	DashboardAddr string
+	// DashboardCertFile and DashboardKeyFile are the dashboard's PEM
+	// certificate and key; without them the lab CA issues one for
+	// "localhost".
+	DashboardCertFile, DashboardKeyFile string
+	// SessionTTL is how long a dashboard sign-in lasts;
+	// accounts.DefaultSessionTTL when zero.
+	SessionTTL time.Duration
+	// DNSCheck, when set and Onboarding is not, only shows in the
+	// dashboard whether a site's hostname points at the edge (issuance is
+	// not held back). With Onboarding set, that check is shown.
+	DNSCheck *OnboardingConfig
 }
 
 // OnboardingConfig says what pointing at the edge means (see certs/onboard).
@@ -158,6 +178,17 @@ func (c Config) Validate() error {
 	if c.CertCheckInterval < 0 {
 		bad("cert_check_interval", "must not be negative")
 	}
+	if c.DashboardAddr != "" {
+		if _, _, err := net.SplitHostPort(c.DashboardAddr); err != nil {
+			bad("dashboard_addr", "want host:port: %v", err)
+		}
+	}
+	if (c.DashboardCertFile == "") != (c.DashboardKeyFile == "") {
+		bad("dashboard_cert_file", "dashboard_cert_file and dashboard_key_file go together")
+	}
+	if c.SessionTTL < 0 {
+		bad("session_ttl", "must not be negative")
+	}
 	if c.CertRetryMin < 0 || c.CertRetryMax < 0 {
 		bad("cert_retry", "must not be negative")
 	}
@@ -204,6 +235,10 @@ type Service struct {
 	nc      *nats.Conn
 	srv     *http.Server
 	addr    string
+	dash    *http.Server
+	dashURL string
+	fleet   *fleet.Tracker
+	events  *edgeevents.Recorder
 	connErr atomic.Pointer[error] // the last failed connect attempt, nil once connected
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -289,6 +324,10 @@ func (s *Service) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", api.BucketCerts, err)
 	}
+	blocklistKV, err := js.KeyValue(ctx, api.BucketBlocklist)
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", api.BucketBlocklist, err)
+	}
 
 	stateKV, err := js.KeyValue(ctx, buckets.State)
 	if err != nil {
@@ -345,13 +384,41 @@ func (s *Service) start(ctx context.Context) error {
 	}
 	s.mgr = mgr
 	nc := s.nc
+	s.fleet = fleet.New()
+	if err := s.fleet.Start(nc); err != nil {
+		return err
+	}
+	s.events = edgeevents.New(0)
+	if err := s.events.Start(nc); err != nil {
+		return err
+	}
+	acc, err := accounts.New(stateKV, s.cfg.SessionTTL)
+	if err != nil {
+		return err
+	}
+	dnsCheck, err := s.dnsChecker(checker)
+	if err != nil {
+		return err
+	}
+	var dash *dashboard.Dashboard
 	handler, err := adminapi.New(adminapi.Config{
-		Sites:  sites.New(sitesKV),
-		Certs:  certsKV,
-		State:  stateKV,
-		Renew:  mgr.Renew,
-		Token:  s.token,
-		Logger: s.log,
+		Fleet:    s.fleet,
+		Events:   s.events,
+		DNSCheck: dnsCheck,
+		Accounts: acc,
+		Session: func(r *http.Request) error {
+			if dash == nil {
+				return accounts.ErrNoSession
+			}
+			return dash.Authenticate(r)
+		},
+		Sites:     sites.New(sitesKV),
+		Blocklist: blocklist.New(blocklistKV),
+		Certs:     certsKV,
+		State:     stateKV,
+		Renew:     mgr.Renew,
+		Token:     s.token,
+		Logger:    s.log,
 		Health: func(context.Context) error {
 			if !nc.IsConnected() {
 				return errors.New("not connected to NATS")
@@ -363,6 +430,14 @@ func (s *Service) start(ctx context.Context) error {
 		return err
 	}
 
+	if s.cfg.DashboardAddr != "" {
+		if dash, err = dashboard.New(dashboard.Config{Accounts: acc, Token: s.token, API: handler, Logger: s.log}); err != nil {
+			return err
+		}
+		if err := s.serveDashboard(ctx, dash); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", s.cfg.AdminAddr)
 	if err != nil {
 		return fmt.Errorf("admin api: %w", err)
@@ -563,6 +638,13 @@ func (s *Service) stop() error {
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		if err := s.srv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("admin api shutdown: %w", err))
+		}
+		cancel()
+	}
+	if s.dash != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		if err := s.dash.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("dashboard shutdown: %w", err))
 		}
 		cancel()
 	}

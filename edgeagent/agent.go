@@ -27,15 +27,18 @@ import (
 	"github.com/rampart-edge/rampart/edgeagent/accesslog"
 	"github.com/rampart-edge/rampart/edgeagent/admission"
 	"github.com/rampart-edge/rampart/edgeagent/blocklist"
+	"github.com/rampart-edge/rampart/edgeagent/cache"
 	"github.com/rampart-edge/rampart/edgeagent/catalog"
 	"github.com/rampart-edge/rampart/edgeagent/challenge"
 	"github.com/rampart-edge/rampart/edgeagent/connlimit"
 	"github.com/rampart-edge/rampart/edgeagent/events"
+	"github.com/rampart-edge/rampart/edgeagent/framing"
 	"github.com/rampart-edge/rampart/edgeagent/geodns"
 	"github.com/rampart-edge/rampart/edgeagent/heartbeat"
 	"github.com/rampart-edge/rampart/edgeagent/kvsync"
 	"github.com/rampart-edge/rampart/edgeagent/metrics"
 	"github.com/rampart-edge/rampart/edgeagent/proxy"
+	"github.com/rampart-edge/rampart/edgeagent/purger"
 	"github.com/rampart-edge/rampart/edgeagent/ratelimit"
 	"github.com/rampart-edge/rampart/edgeagent/realip"
 	"github.com/rampart-edge/rampart/edgeagent/tlsedge"
@@ -52,8 +55,10 @@ type Agent struct {
 	front   *admission.Handler // wraps handler: in-flight and body caps
 	metrics *metrics.Metrics
 	events  *events.Sampler
+	cache   *cache.Store     // nil when off
 	trusted *realip.Resolver // trusted proxies: no per-address connection cap
 	blocked *blocklist.List
+	feed    *blocklist.Feed // blocked: block_cidrs plus the list pushed over NATS
 	conns   []*connlimit.Listener
 	alog    *accesslog.Logger
 	logFile io.Closer
@@ -152,7 +157,13 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		return nil, fmt.Errorf("edge config: trusted_proxies%w", err)
 	}
 	a.trusted = clientIP
-	if a.blocked, err = blocklist.New(cfg.BlockCIDRs); err != nil {
+	a.blocked = &blocklist.List{}
+	var blocklistPath string
+	if store != nil {
+		blocklistPath = filepath.Join(cfg.DataDir, "blocklist.json")
+	}
+	a.feed, err = blocklist.NewFeed(blocklist.FeedConfig{List: a.blocked, Static: cfg.BlockCIDRs, Path: blocklistPath, Log: log})
+	if err != nil {
 		return nil, fmt.Errorf("edge config: block_cidrs%w", err)
 	}
 	var pullCert *tls.Certificate
@@ -163,7 +174,14 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		}
 		pullCert = &c
 	}
-	a.handler = proxy.New(proxy.Config{Catalog: a.cat, Log: a.alog, AllowPrivateOrigins: cfg.AllowPrivateOrigins, WAF: gate, Challenges: a.acme,
+	if !cfg.Cache.Off {
+		a.cache, err = cache.New(cache.Config{MaxBytes: cfg.Cache.MaxBytes, MaxObjectBytes: cfg.Cache.MaxObjectBytes,
+			DiskDir: cfg.Cache.DiskDir, DiskMaxBytes: cfg.Cache.DiskMaxBytes})
+		if err != nil {
+			return nil, fmt.Errorf("edge config: cache: %w", err)
+		}
+	}
+	a.handler = proxy.New(proxy.Config{Catalog: a.cat, Log: a.alog, AllowPrivateOrigins: cfg.AllowPrivateOrigins, WAF: gate, Challenges: a.acme, Cache: a.cache,
 		ClientIP: clientIP, Limiter: ratelimit.New(ratelimit.Config{MaxKeys: cfg.Limits.RateLimitKeys}), Observer: obs,
 		OriginClientCert: pullCert, RedactParams: cfg.LogRedactParams})
 	a.front = admission.New(admission.Config{MaxInFlight: cfg.Limits.MaxInFlight, MaxBodyBytes: cfg.Limits.MaxBodyBytes,
@@ -207,6 +225,11 @@ func (a *Agent) Start(ctx context.Context) error {
 		for _, e := range errs {
 			a.log.Error("snapshot entry rejected", "err", e)
 		}
+		if err := a.feed.Load(); err != nil {
+			a.log.Error("blocklist snapshot unreadable; waiting for NATS", "err", err)
+		} else if n := a.feed.Pushed(); n > 0 {
+			a.log.Info("blocking from snapshot", "entries", n)
+		}
 	}
 
 	// Compile the WAF engines of the sites known so far before serving, so
@@ -225,6 +248,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	if a.alog != nil {
 		a.goRun(func() { a.alog.Run(ctx, time.Second) })
 	}
+	a.goRun(func() { a.feed.Run(ctx) })
 	if a.dns != nil {
 		a.goRun(func() {
 			if err := a.dns.Run(ctx); err != nil {
@@ -286,6 +310,13 @@ func (a *Agent) listen() error {
 			a.conns = append(a.conns, cl)
 			a.mu.Unlock()
 			ln = cl
+			// Follow HTTP/1.1 framing under the server, which hides an
+			// ambiguous request from the handler (see edgeagent/framing).
+			if s.tls {
+				ln = framing.NewTLSListener(ln, tlsCfg, time.Duration(lim.ReadHeaderTimeout), lim.MaxHeaderBytes)
+			} else {
+				ln = &framing.Listener{Listener: ln, MaxHeaderBytes: lim.MaxHeaderBytes}
+			}
 		}
 		hs := &http.Server{
 			Handler:           s.h,
@@ -302,13 +333,18 @@ func (a *Agent) listen() error {
 			},
 			ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
 		}
+		if s.name != "admin" {
+			hs.ConnContext, hs.ConnState = framing.ConnContext, framing.ConnState
+		}
 		a.mu.Lock()
 		a.addrs[s.name] = ln.Addr().String()
 		a.servers = append(a.servers, hs)
 		a.mu.Unlock()
 		if s.tls {
+			// The framing listener terminates TLS; TLSConfig's "h2" turns
+			// HTTP/2 on for the connections that negotiated it.
 			hs.TLSConfig = tlsCfg
-			a.goRun(func() { serveErr(a.log, s.name, hs.ServeTLS(ln, "", "")) })
+			a.goRun(func() { serveErr(a.log, s.name, hs.Serve(ln)) })
 		} else {
 			a.goRun(func() { serveErr(a.log, s.name, hs.Serve(ln)) })
 		}
@@ -343,7 +379,8 @@ func (a *Agent) connectNATS(ctx context.Context) error {
 	if prefix == "none" {
 		prefix = ""
 	}
-	syncer := kvsync.New(kvsync.Config{Conn: nc, Region: a.cfg.Region, Catalog: a.cat, Log: a.log, APIPrefix: prefix, Challenges: a.acme})
+	syncer := kvsync.New(kvsync.Config{Conn: nc, Region: a.cfg.Region, Catalog: a.cat, Log: a.log, APIPrefix: prefix, Challenges: a.acme,
+		Blocklist: a.feed})
 	a.mu.Lock()
 	a.nc, a.syncer = nc, syncer
 	a.mu.Unlock()
@@ -356,6 +393,15 @@ func (a *Agent) connectNATS(ctx context.Context) error {
 	}
 	a.goRun(func() { syncer.Run(ctx) })
 	a.goRun(func() { a.events.Run(ctx, nc.Publish) })
+	if a.cache != nil {
+		pg := purger.New(purger.Config{Conn: nc, Region: a.cfg.Region, Node: a.cfg.Node, APIPrefix: prefix,
+			Apply: a.ApplyPurge, Log: a.log.With("component", "purge")})
+		a.goRun(func() {
+			if err := pg.Run(ctx); err != nil {
+				a.log.Error("purge", "err", err)
+			}
+		})
+	}
 	a.goRun(func() {
 		heartbeat.Run(ctx, nc, a.cfg.Region, a.cfg.Node, time.Duration(a.cfg.HeartbeatInterval), a.heartbeat, a.log)
 	})
@@ -375,6 +421,7 @@ func joinURLs(urls []string) string {
 
 func (a *Agent) heartbeat() api.Heartbeat {
 	sites, certs := a.cat.Load().Len()
+	cacheTotal, cacheSites := a.handler.CacheCounters()
 	return api.Heartbeat{
 		Version:   a.cfg.Version,
 		Healthy:   a.cat.Loaded(),
@@ -384,8 +431,25 @@ func (a *Agent) heartbeat() api.Heartbeat {
 		Requests:  a.handler.Requests(),
 		HTTPSAddr: a.Addr("https"),
 		HTTPAddr:  a.Addr("http"),
+		Cache:     cacheTotal,
+		SiteCache: cacheSites,
 	}
 }
+
+// ApplyPurge removes a purge's objects from this node's cache.
+func (a *Agent) ApplyPurge(p api.Purge, before time.Time) int {
+	if a.cache == nil {
+		return 0
+	}
+	var sp *cache.SitePolicy
+	if s := a.cat.Load().Site(p.Hostname); s != nil {
+		sp = s.Cache
+	}
+	return a.cache.ApplyPurge(p, sp, before)
+}
+
+// Cache exposes the node's cache (nil when off).
+func (a *Agent) Cache() *cache.Store { return a.cache }
 
 // Status is what /healthz reports.
 type Status struct {
@@ -452,6 +516,8 @@ func (a *Agent) registerGauges() {
 		func() float64 { b, _ := a.connsRefused(); return float64(b) })
 	a.metrics.Gauge("rampart_conns_over_cap_total", "Connections closed on accept for the per-address cap.", "counter",
 		func() float64 { _, c := a.connsRefused(); return float64(c) })
+	a.metrics.Gauge("rampart_blocklist_entries", "Networks whose connections are closed on accept (block_cidrs and the pushed list).", "gauge",
+		func() float64 { return float64(a.blocked.Len()) })
 	a.metrics.Gauge("rampart_events_dropped_total", "Notable requests not published on edge.events (over the sampling budget).", "counter",
 		func() float64 { return float64(a.events.Dropped()) })
 	a.metrics.Gauge("rampart_in_flight_requests", "Requests being served.", "gauge", func() float64 { return float64(a.front.InFlight()) })
@@ -500,8 +566,11 @@ func (a *Agent) Close() error {
 	a.handler.Close()
 	a.gate.Close()
 	var err error
+	if a.cache != nil {
+		err = a.cache.Close()
+	}
 	if a.alog != nil {
-		err = a.alog.Flush()
+		err = errors.Join(err, a.alog.Flush())
 	}
 	if a.logFile != nil {
 		err = errors.Join(err, a.logFile.Close())

@@ -64,6 +64,8 @@ type Config struct {
 	BlockCIDRs []string `json:"block_cidrs,omitempty"`
 	// Limits bound what one client or the whole node can cost.
 	Limits Limits `json:"limits,omitzero"`
+	// Cache sizes the HTTP cache (sites opt in with their cache policy).
+	Cache CacheConfig `json:"cache,omitzero"`
 	// Version is reported in heartbeats.
 	Version string `json:"-"`
 }
@@ -236,6 +238,9 @@ func (c *Config) Validate() error {
 	if err := c.Limits.validate(); err != nil {
 		return err
 	}
+	if err := c.Cache.validate(); err != nil {
+		return err
+	}
 	if c.DNS != nil {
 		if err := c.DNS.Validate(); err != nil {
 			return fmt.Errorf("dns.%w", err)
@@ -243,6 +248,36 @@ func (c *Config) Validate() error {
 		if c.StaticFile != "" && c.DNS.Health != geodns.HealthStatic {
 			return fmt.Errorf("dns.health: must be %q with static_file (no heartbeats without NATS)", geodns.HealthStatic)
 		}
+	}
+	return nil
+}
+
+// CacheConfig sizes the edge's HTTP cache.
+type CacheConfig struct {
+	// Off turns the cache off on this node.
+	Off bool `json:"off,omitempty"`
+	// MaxBytes bounds the memory tier (default 256 MiB); MaxObjectBytes
+	// is the largest body stored (default 8 MiB), larger ones stream
+	// through.
+	MaxBytes       int64 `json:"max_bytes,omitempty"`
+	MaxObjectBytes int64 `json:"max_object_bytes,omitempty"`
+	// DiskDir enables the disk tier (bounded by DiskMaxBytes, default
+	// 4 GiB): objects are written through, read back after eviction from
+	// memory, and survive restarts.
+	DiskDir      string `json:"disk_dir,omitempty"`
+	DiskMaxBytes int64  `json:"disk_max_bytes,omitempty"`
+}
+
+func (c CacheConfig) validate() error {
+	switch {
+	case c.MaxBytes < 0:
+		return fmt.Errorf("cache.max_bytes: must not be negative")
+	case c.MaxObjectBytes < 0:
+		return fmt.Errorf("cache.max_object_bytes: must not be negative")
+	case c.DiskMaxBytes < 0:
+		return fmt.Errorf("cache.disk_max_bytes: must not be negative")
+	case c.MaxBytes > 0 && c.MaxObjectBytes > c.MaxBytes:
+		return fmt.Errorf("cache.max_object_bytes: larger than cache.max_bytes")
 	}
 	return nil
 }

@@ -48,7 +48,9 @@ func limitsAgentWith(t *testing.T, origin string, cfg Config) (*Agent, *x509.Cer
 	if err != nil {
 		t.Fatal(err)
 	}
-	site, _ := json.Marshal(api.Site{V: api.Version, Hostname: limitsHost, Origins: []api.Origin{{URL: origin}},
+	// The cache is off: these tests count requests reaching the origin, and
+	// the cache would coalesce identical ones.
+	site, _ := json.Marshal(api.Site{V: api.Version, Hostname: limitsHost, Origins: []api.Origin{{URL: origin}}, Cache: api.CachePolicy{Off: true},
 		HTTPS: api.HTTPSPolicy{HTTP: api.HTTPAllow}})
 	static, _ := json.Marshal(struct {
 		Sites []json.RawMessage    `json:"sites"`
@@ -178,12 +180,11 @@ func TestOversizeHeadersAre431AndBodies413(t *testing.T) {
 	}
 }
 
-// TestSmuggling checks the framing cases. Go's server rejects conflicting
-// or duplicated lengths and unknown transfer codings itself; a request with
-// both Content-Length and Transfer-Encoding: chunked is read as chunked
-// with the Content-Length removed (RFC 9112 §6.3), and the edge re-frames
-// every request it sends upstream, so nothing can hide a second request
-// from the edge inside a body the origin parses differently.
+// TestSmuggling checks the framing cases Go's server rejects itself:
+// conflicting or duplicated lengths and unknown transfer codings, and a bad
+// chunk size found while the body streams. The ambiguous ones it would
+// accept (Content-Length with Transfer-Encoding, obs-fold, Transfer-Encoding
+// on HTTP/1.0) are TestAmbiguousFramingIs400's.
 func TestSmuggling(t *testing.T) {
 	var mu sync.Mutex
 	var seen []string
@@ -225,39 +226,12 @@ func TestSmuggling(t *testing.T) {
 		t.Errorf("bad chunk size: status %d", resp.StatusCode)
 	}
 
-	// CL.TE: the edge reads chunked; the "smuggled" request is the client's
-	// own next request on its connection and goes through the edge on its own.
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	io.WriteString(c, "POST /a HTTP/1.1\r\n"+h+"Content-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"+
-		"GET /b HTTP/1.1\r\n"+h+"\r\n")
-	br := bufio.NewReader(c)
-	for _, want := range []int{200, 200} {
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Fatalf("status %d", resp.StatusCode)
-		}
-	}
 	mu.Lock()
 	defer mu.Unlock()
-	var got []string
-	for _, s := range seen {
-		if !strings.Contains(s, "/broken") {
-			got = append(got, s)
+	for _, got := range seen {
+		if !strings.HasPrefix(got, "POST /broken ") {
+			t.Errorf("origin saw %q", got)
 		}
-	}
-	want := []string{"POST /a cl= te=chunked body=hello", "GET /b cl= te= body="}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Fatalf("origin saw %q, want %q", got, want)
 	}
 }
 

@@ -8,7 +8,9 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rampart-edge/rampart/controlsvc/api"
 )
@@ -56,8 +58,18 @@ func benchRequest(method, target string, body []byte) *http.Request {
 	return r
 }
 
+// cpuTime is the process's user+system CPU time: the machine is shared, so
+// CPU per operation is steadier than wall-clock time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func runInspect(b *testing.B, e *Engine, method, target string, body []byte) {
 	b.ReportAllocs()
+	start := cpuTime()
+	defer func() { b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op") }()
 	for b.Loop() {
 		r := benchRequest(method, target, body)
 		tx, res := e.InspectRequest(r, benchClient)

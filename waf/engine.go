@@ -59,6 +59,7 @@ func Compile(p api.WAFPolicy, opts Options) (*Engine, error) {
 	if !p.Enabled() {
 		return e, nil
 	}
+	registerOperators()
 	cfg := coraza.NewWAFConfig().WithRootFS(coreruleset.FS).WithDirectives(directives(p))
 	if opts.MatchLog != nil {
 		var mu sync.Mutex
@@ -107,6 +108,7 @@ var ruleID = regexp.MustCompile(`(?i)\bid\s*:\s*'?(\d+)`)
 // waf.custom_rules[i] with the parser's message. The control plane calls it
 // on every write.
 func Check(p api.WAFPolicy) error {
+	registerOperators()
 	var errs api.FieldErrors
 	for i, r := range p.CustomRules {
 		field := fmt.Sprintf("waf.custom_rules[%d]", i)

@@ -6,6 +6,7 @@ require (
 	github.com/corazawaf/coraza-coreruleset/v4 v4.25.0
 	github.com/corazawaf/coraza/v3 v3.8.1
 	github.com/rampart-edge/rampart/controlsvc/api v0.0.0
+	rsc.io/binaryregexp v0.2.0
 )
 
 require (
@@ -26,7 +27,6 @@ require (
 	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
-	rsc.io/binaryregexp v0.2.0 // indirect
 )
 
 replace github.com/rampart-edge/rampart/controlsvc/api => ../controlsvc/api

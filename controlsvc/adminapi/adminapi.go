@@ -23,8 +23,13 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rampart-edge/rampart/controlsvc/accounts"
 	"github.com/rampart-edge/rampart/controlsvc/api"
+	"github.com/rampart-edge/rampart/controlsvc/blocklist"
 	"github.com/rampart-edge/rampart/controlsvc/certs"
+	"github.com/rampart-edge/rampart/controlsvc/certs/onboard"
+	"github.com/rampart-edge/rampart/controlsvc/edgeevents"
+	"github.com/rampart-edge/rampart/controlsvc/fleet"
 	"github.com/rampart-edge/rampart/controlsvc/sites"
 )
 
@@ -46,7 +51,28 @@ type Config struct {
 	Health func(context.Context) error
 	// Logger receives server-side failures; slog.Default when nil.
 	Logger *slog.Logger
+	// Session, when set, authenticates a request without an Authorization
+	// header (the dashboard's session cookie and CSRF header): nil to
+	// accept, ErrCSRF to answer 403, any other error 401.
+	Session func(*http.Request) error
+	// Fleet, when set, serves GET /edges and GET /sites/{host}/cache from
+	// the edges' heartbeats; EdgeMaxAge (DefaultEdgeMaxAge when zero) is
+	// when a silent node counts as stale.
+	Fleet      *fleet.Tracker
+	EdgeMaxAge time.Duration
+	// Events, when set, serves GET /events?site= (recent edge events).
+	Events *edgeevents.Recorder
+	// DNSCheck, when set, serves GET /sites/{host}/dns: the record to
+	// create and whether it is seen.
+	DNSCheck *onboard.Checker
+	// Accounts, when set, serves /users (dashboard users).
+	Accounts *accounts.Store
+	// Blocklist, when set, serves GET and PUT /blocklist.
+	Blocklist *blocklist.Store
 }
+
+// ErrCSRF is a session request whose CSRF token is missing or wrong.
+var ErrCSRF = errors.New("missing or wrong CSRF token")
 
 type handler struct {
 	sites     *sites.Store
@@ -57,6 +83,14 @@ type handler struct {
 	health    func(context.Context) error
 	log       *slog.Logger
 	mux       *http.ServeMux
+
+	session    func(*http.Request) error
+	fleet      *fleet.Tracker
+	edgeMaxAge time.Duration
+	events     *edgeevents.Recorder
+	dnsCheck   *onboard.Checker
+	accounts   *accounts.Store
+	blocklist  *blocklist.Store
 }
 
 // New returns the admin API handler.
@@ -77,6 +111,17 @@ func New(cfg Config) (http.Handler, error) {
 		tokenHash: sha256.Sum256([]byte(cfg.Token)),
 		health:    cfg.Health,
 		log:       cfg.Logger,
+
+		session:    cfg.Session,
+		fleet:      cfg.Fleet,
+		edgeMaxAge: cfg.EdgeMaxAge,
+		events:     cfg.Events,
+		dnsCheck:   cfg.DNSCheck,
+		accounts:   cfg.Accounts,
+		blocklist:  cfg.Blocklist,
+	}
+	if h.edgeMaxAge <= 0 {
+		h.edgeMaxAge = DefaultEdgeMaxAge
 	}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -96,6 +141,8 @@ func New(cfg Config) (http.Handler, error) {
 		v1.HandleFunc("POST /api/v1/sites/{host}/cert/renew", h.renewCert)
 		v1.HandleFunc("/api/v1/sites/{host}/cert/renew", methodNotAllowed("POST"))
 	}
+	h.routeDashboard(v1)
+	h.routeBlocklist(v1)
 	v1.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, errorBody{Error: "no such endpoint"})
 	})
@@ -116,6 +163,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.session != nil && r.Header.Get("Authorization") == "" {
+			h.sessionAuth(next, w, r)
+			return
+		}
 		scheme, tok, found := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !found || !strings.EqualFold(scheme, "Bearer") {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="rampart"`)

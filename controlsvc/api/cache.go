@@ -77,6 +77,11 @@ type CacheRule struct {
 	// origin's Cache-Control does not set them (RFC 5861).
 	StaleWhileRevalidate string `json:"stale_while_revalidate,omitempty"`
 	StaleIfError         string `json:"stale_if_error,omitempty"`
+	// Heuristic lets "standard" responses without explicit freshness but with
+	// Last-Modified stay fresh for 10% of their age, at most a day (RFC 9111
+	// §4.2.2). Off by default: such responses are stored and revalidated on
+	// every use.
+	Heuristic bool `json:"heuristic,omitempty"`
 }
 
 // EffectiveAction returns the rule's action.
@@ -150,7 +155,7 @@ func (r CacheRule) validate(prefix string, add addFunc) {
 			add(prefix+".ttl", "required with action %q", CacheAggressive)
 		}
 	case CacheBypass:
-		if r.TTL != "" || r.StaleWhileRevalidate != "" || r.StaleIfError != "" {
+		if r.TTL != "" || r.StaleWhileRevalidate != "" || r.StaleIfError != "" || r.Heuristic {
 			add(prefix+".ttl", "not used with action %q", CacheBypass)
 		}
 	default:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Version is the schema version written into every message and KV value.
@@ -16,10 +17,16 @@ const (
 	BucketSites = "sites" // key: hostname, value: Site JSON
 	BucketCerts = "certs" // key: hostname, value: CertRecord JSON
 	BucketACME  = "acme"  // key: HTTP-01 token, value: key authorization
+	// BucketPurges keeps every purge for PurgeRetention (key: purge id,
+	// value: Purge JSON), so an edge that was away applies what it missed.
+	BucketPurges = "purges"
 )
 
 // Buckets lists every KV bucket the control plane owns and the edges read.
-var Buckets = []string{BucketSites, BucketCerts, BucketACME}
+var Buckets = []string{BucketSites, BucketCerts, BucketACME, BucketPurges, BucketBlocklist}
+
+// PurgeRetention is how long purges stay in BucketPurges.
+const PurgeRetention = 24 * time.Hour
 
 // Subjects.
 const (

@@ -11,6 +11,7 @@ func TestRegionBucket(t *testing.T) {
 		{BucketSites, "eu", "sites_eu", "KV_sites_eu"},
 		{BucketCerts, "us1", "certs_us1", "KV_certs_us1"},
 		{BucketACME, "ap", "acme_ap", "KV_acme_ap"},
+		{BucketBlocklist, "eu", "blocklist_eu", "KV_blocklist_eu"},
 	}
 	for _, tt := range tests {
 		got := RegionBucket(tt.bucket, tt.region)
@@ -21,7 +22,7 @@ func TestRegionBucket(t *testing.T) {
 			t.Errorf("EdgeStreamName(%q) = %q, want %q", got, s, tt.stream)
 		}
 	}
-	if want := []string{BucketSites, BucketCerts, BucketACME}; !slices.Equal(Buckets, want) {
+	if want := []string{BucketSites, BucketCerts, BucketACME, BucketPurges, BucketBlocklist}; !slices.Equal(Buckets, want) {
 		t.Errorf("Buckets = %q, want %q", Buckets, want)
 	}
 }
@@ -162,7 +163,7 @@ func TestEdgePublishAllow(t *testing.T) {
 	// What an edge of eu needs: read its region's bucket copies, watch them, beat and report.
 	var required []string
 	required = append(required, jsAPI+"INFO", "edge.hb.eu.*", "edge.events.eu")
-	for _, stream := range []string{"KV_sites_eu", "KV_certs_eu", "KV_acme_eu"} {
+	for _, stream := range []string{"KV_sites_eu", "KV_certs_eu", "KV_acme_eu", "KV_blocklist_eu"} {
 		required = append(required,
 			jsAPI+"STREAM.INFO."+stream,
 			jsAPI+"STREAM.MSG.GET."+stream,

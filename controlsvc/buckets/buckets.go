@@ -72,10 +72,15 @@ func Ensure(ctx context.Context, js jetstream.JetStream, l Layout) error {
 		return fmt.Errorf("bucket %s: %w", State, err)
 	}
 	for _, b := range api.Buckets {
+		var ttl time.Duration
+		if b == api.BucketPurges {
+			ttl = api.PurgeRetention
+		}
 		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket:      b,
 			Description: "rampart " + b + " (writable, control region)",
 			History:     1,
+			TTL:         ttl,
 			Replicas:    replicas,
 			Storage:     storage,
 			Placement:   &jetstream.Placement{Cluster: l.ControlRegion},
@@ -89,6 +94,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, l Layout) error {
 				Bucket:      name,
 				Description: "rampart " + b + " (sourced copy for region " + r + ")",
 				History:     1,
+				TTL:         ttl,
 				Replicas:    replicas,
 				Storage:     storage,
 				Placement:   &jetstream.Placement{Cluster: r},

@@ -43,6 +43,9 @@ type Entry struct {
 	// RateLimitRule names the rule that refused the request (action
 	// rate_limited); written when set.
 	RateLimitRule string
+	// Cache is the cache's outcome: hit, stale, revalidated, miss, bypass or
+	// uncacheable; written when set.
+	Cache string
 	// ClientAddr is ClientIP parsed, and ForwardedFor the X-Forwarded-For
 	// chain sent to the origin (see realip). The request path carries them
 	// here; they are not written.
@@ -131,6 +134,9 @@ func AppendJSON(b []byte, e *Entry, region, node string) []byte {
 		if e.WAFMatched != "" {
 			b = appendStr(b, `,"matched":`, e.WAFMatched)
 		}
+	}
+	if e.Cache != "" {
+		b = appendStr(b, `,"cache":`, e.Cache)
 	}
 	if e.RateLimitRule != "" {
 		b = appendStr(b, `,"rate_limit_rule":`, e.RateLimitRule)

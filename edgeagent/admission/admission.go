@@ -12,12 +12,16 @@ import (
 	"time"
 
 	"github.com/rampart-edge/rampart/edgeagent/accesslog"
+	"github.com/rampart-edge/rampart/edgeagent/framing"
 )
 
 // Access-log actions of this package.
 const (
 	ActionShed     = "shed"
 	ActionTooLarge = "body_too_large"
+	// ActionBadFraming is a request refused by edgeagent/framing: its
+	// framing was ambiguous, or one before it on the connection was.
+	ActionBadFraming = "bad_framing"
 )
 
 // Config sets the caps; a zero cap is no cap.
@@ -57,6 +61,14 @@ func (h *Handler) InFlight() int64 { return h.inFlight.Load() }
 func (h *Handler) Shed() uint64 { return h.shed.Load() }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if ok, why := framing.Admit(r); !ok {
+		// Never forwarded: the origin (or a proxy in front of the edge)
+		// could frame it differently. Nothing after it on the connection
+		// is served either.
+		w.Header().Set("Connection", "close")
+		h.refuse(w, r, http.StatusBadRequest, ActionBadFraming, "the request's framing is not accepted: "+why)
+		return
+	}
 	n := h.inFlight.Add(1)
 	defer h.inFlight.Add(-1)
 	if h.cfg.MaxInFlight > 0 && n > h.cfg.MaxInFlight {

@@ -1,7 +1,7 @@
 // Package blocklist holds the networks an edge refuses outright: their
 // connections are closed on accept, before TLS or HTTP. The list can be
-// replaced at any time (a new list from configuration or, later, from
-// NATS) without locking the accept path.
+// replaced at any time without locking the accept path; a Feed keeps it at
+// the configured networks plus the list pushed over NATS.
 package blocklist
 
 import (

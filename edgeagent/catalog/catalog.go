@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rampart-edge/rampart/controlsvc/api"
+	"github.com/rampart-edge/rampart/edgeagent/cache"
 	"github.com/rampart-edge/rampart/edgeagent/ratelimit"
 )
 
@@ -32,6 +33,8 @@ type Site struct {
 	MinTLS uint16
 	// RateLimit is the compiled rate-limit policy; nil when it has no rules.
 	RateLimit *ratelimit.Policy
+	// Cache is the compiled cache policy.
+	Cache *cache.SitePolicy
 	// Raw is the KV value the site came from.
 	Raw []byte
 }
@@ -220,7 +223,7 @@ func CompileSite(key string, raw []byte) (*Site, error) {
 	if s.Hostname != key {
 		return nil, fmt.Errorf("site %q: hostname %q does not match its key", key, s.Hostname)
 	}
-	cs := &Site{Site: s, Raw: raw, MinTLS: tls.VersionTLS12, RateLimit: ratelimit.Compile(s.Hostname, s.RateLimit)}
+	cs := &Site{Site: s, Raw: raw, MinTLS: tls.VersionTLS12, RateLimit: ratelimit.Compile(s.Hostname, s.RateLimit), Cache: cache.Compile(s.Cache)}
 	if s.HTTPS.MinTLS == "1.3" {
 		cs.MinTLS = tls.VersionTLS13
 	}

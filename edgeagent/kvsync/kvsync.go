@@ -1,6 +1,6 @@
 // Package kvsync keeps the edge's catalog in step with its region's copies
-// of the "sites" and "certs" KV buckets, and its ACME challenge store with
-// the "acme" copy. Each bucket has one long-lived
+// of the "sites" and "certs" KV buckets, its ACME challenge store with
+// the "acme" copy, and its blocklist with the "blocklist" copy. Each bucket has one long-lived
 // watcher: its initial values replace the catalog's state of that kind as a
 // whole (so keys deleted while the edge was away disappear), and every later
 // update is applied as it comes.
@@ -33,12 +33,15 @@ type Config struct {
 	Retry time.Duration
 	// Challenges, when set, is filled from the region's "acme" copy.
 	Challenges *challenge.Store
+	// Blocklist, when set, gets the document of the region's "blocklist"
+	// copy (nil when there is none).
+	Blocklist interface{ Apply(value []byte) error }
 }
 
 // Syncer runs the watchers.
 type Syncer struct {
 	cfg    Config
-	synced [3]atomic.Bool
+	synced [4]atomic.Bool // sites, certs, acme, blocklist
 }
 
 var kinds = [2]catalog.Kind{catalog.KindSite, catalog.KindCert}
@@ -75,6 +78,25 @@ func (c challengeSink) replace(entries map[string][]byte) []error {
 	return nil
 }
 
+// blocklistSink hands the one blocklist document (api.BlocklistKey) on.
+type blocklistSink struct {
+	feed interface{ Apply([]byte) error }
+}
+
+func (b blocklistSink) replace(entries map[string][]byte) []error {
+	if err := b.feed.Apply(entries[api.BlocklistKey]); err != nil {
+		return []error{err}
+	}
+	return nil
+}
+
+func (b blocklistSink) apply(key string, value []byte) error {
+	if key != api.BlocklistKey {
+		return fmt.Errorf("blocklist key %q: not %q", key, api.BlocklistKey)
+	}
+	return b.feed.Apply(value)
+}
+
 func (c challengeSink) apply(key string, value []byte) error {
 	if !challenge.ValidToken(key) {
 		return fmt.Errorf("acme token %q: not a token", key)
@@ -97,25 +119,32 @@ func (s *Syncer) Synced() bool { return s.synced[0].Load() && s.synced[1].Load()
 // ChallengesSynced reports whether the acme bucket completed an initial sync.
 func (s *Syncer) ChallengesSynced() bool { return s.synced[2].Load() }
 
+// BlocklistSynced reports whether the blocklist bucket completed an initial sync.
+func (s *Syncer) BlocklistSynced() bool { return s.synced[3].Load() }
+
 // Run watches the buckets until ctx is done, reopening a watcher that fails.
 func (s *Syncer) Run(ctx context.Context) {
 	type watched struct {
+		idx    int // into synced
 		bucket string
 		sink   sink
 	}
 	var all []watched
-	for _, k := range kinds {
-		all = append(all, watched{string(k), catalogSink{s.cfg.Catalog, k}})
+	for i, k := range kinds {
+		all = append(all, watched{i, string(k), catalogSink{s.cfg.Catalog, k}})
 	}
 	if s.cfg.Challenges != nil {
-		all = append(all, watched{api.BucketACME, challengeSink{s.cfg.Challenges}})
+		all = append(all, watched{2, api.BucketACME, challengeSink{s.cfg.Challenges}})
+	}
+	if s.cfg.Blocklist != nil {
+		all = append(all, watched{3, api.BucketBlocklist, blocklistSink{s.cfg.Blocklist}})
 	}
 	done := make(chan struct{}, len(all))
-	for i, wb := range all {
+	for _, wb := range all {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			for ctx.Err() == nil {
-				err := s.watch(ctx, i, wb.bucket, wb.sink)
+				err := s.watch(ctx, wb.idx, wb.bucket, wb.sink)
 				if ctx.Err() != nil {
 					return
 				}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/rampart-edge/rampart/controlsvc/api"
+	"github.com/rampart-edge/rampart/edgeagent/framing"
 )
 
 // BenchmarkProxy measures the plain proxy path end to end over loopback:
@@ -29,6 +30,27 @@ func BenchmarkProxy(b *testing.B) {
 		e.log = nil
 		e.h.cfg.Log = nil
 		runProxyBench(b, e.srv.URL, len(body))
+		e.srv.Close()
+		e.h.Close()
+	})
+	// The edge's listeners follow HTTP/1.1 framing under the server
+	// (edgeagent/framing): the same path with that wrapper and its check.
+	b.Run("edge+framing", func(b *testing.B) {
+		e := newEdge(&testing.T{}, site("bench.test", origin.URL))
+		e.log = nil
+		e.h.cfg.Log = nil
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if ok, why := framing.Admit(r); !ok {
+				http.Error(w, why, http.StatusBadRequest)
+				return
+			}
+			e.h.ServeHTTP(w, r)
+		}))
+		srv.Listener = &framing.Listener{Listener: srv.Listener}
+		srv.Config.ConnContext, srv.Config.ConnState = framing.ConnContext, framing.ConnState
+		srv.Start()
+		runProxyBench(b, srv.URL, len(body))
+		srv.Close()
 		e.srv.Close()
 		e.h.Close()
 	})

@@ -169,7 +169,16 @@ func (e *dialError) Unwrap() error { return e.err }
 // returns the connection to the pool once read to the end.
 func (p *originPool) roundTrip(req *http.Request, replayable bool) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
-		c := p.take()
+		var c *originConn
+		if attempt == 0 {
+			c = p.take() // a retry always gets a fresh connection
+			// A request that cannot be sent twice only goes on an idle
+			// connection the origin has visibly not closed.
+			for c != nil && !replayable && time.Since(c.lastUsed) > time.Second && !c.alive() {
+				c.c.Close()
+				c = p.take()
+			}
+		}
 		reused := c != nil
 		if c == nil {
 			var err error
@@ -190,6 +199,20 @@ func (p *originPool) roundTrip(req *http.Request, replayable bool) (*http.Respon
 		}
 		return nil, err
 	}
+}
+
+// alive reports whether an idle connection is still open: a read that
+// must not block finds no EOF and no stray bytes.
+func (c *originConn) alive() bool {
+	if c.br.Buffered() > 0 {
+		return false
+	}
+	if err := c.c.SetReadDeadline(time.Now()); err != nil {
+		return false
+	}
+	_, err := c.br.Peek(1)
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func isStaleConnError(err error) bool {
@@ -260,7 +283,9 @@ func (b *poolBody) Close() error {
 		b.rc.Close()
 		return nil
 	}
-	if err := b.rc.Close(); err != nil || !b.keep {
+	// Bytes after the body (an origin that sent more than its
+	// Content-Length) would be read as the next response: never reuse.
+	if err := b.rc.Close(); err != nil || !b.keep || b.conn.br.Buffered() > 0 {
 		b.conn.c.Close()
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/rampart-edge/rampart/controlsvc/api"
 	"github.com/rampart-edge/rampart/edgeagent/accesslog"
+	"github.com/rampart-edge/rampart/edgeagent/cache"
 	"github.com/rampart-edge/rampart/edgeagent/catalog"
 	"github.com/rampart-edge/rampart/edgeagent/ratelimit"
 	"github.com/rampart-edge/rampart/edgeagent/realip"
@@ -53,6 +54,9 @@ type Config struct {
 	// RedactParams are query parameters whose values the access log hides;
 	// nil means accesslog.DefaultRedactParams.
 	RedactParams []string
+	// Cache, when set, stores and serves responses for sites whose cache
+	// policy allows it (see cached.go).
+	Cache *cache.Store
 	// Challenges, when set, answers ACME HTTP-01 challenges on plain HTTP
 	// for every site (see challenge.go).
 	Challenges Challenges
@@ -87,6 +91,7 @@ type Handler struct {
 	transports transports // for protocol upgrades only
 	inFlight   atomic.Int64
 	requests   atomic.Uint64
+	cacheStats cacheStats
 }
 
 // New returns a handler.
@@ -242,57 +247,21 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, site *catalog.
 		h.forwardUpgrade(w, r, site, e)
 		return
 	}
-	out := h.outboundRequest(r, e)
-	replayable := r.Body == nil || r.Body == http.NoBody
-	var resp *http.Response
-	var err error
-	originStart := time.Now()
-	for i := range site.Origins {
-		o := &site.Origins[i]
-		e.Origin = o.Addr
-		var pool *originPool
-		pool, err = h.pools.get(o)
-		if err != nil {
-			break
-		}
-		out.URL.Scheme, out.URL.Host, out.Host = o.Scheme, o.Addr, o.HostHeader
-		resp, err = pool.roundTrip(out, replayable)
-		var de *dialError
-		if err == nil || !errors.As(err, &de) {
-			break
+	if h.cfg.Cache != nil && site.Cache != nil {
+		if h.serveCached(w, r, site, e, check) {
+			return
 		}
 	}
+	out := h.outboundRequest(r, e)
+	originStart := time.Now()
+	resp, err := h.roundTripOrigins(out, site, e, r.Body == nil || r.Body == http.NoBody)
 	if err != nil {
 		e.OriginDuration = time.Since(originStart)
-		if berr := clientBodyError(r); berr != nil {
-			// The client's body failed, not the origin: too large, or
-			// broken framing (a bad chunk).
-			e.Action, e.Err, e.Status = ActionBadRequest, berr.Error(), http.StatusBadRequest
-			msg := "the request body could not be read"
-			if mbe := (*http.MaxBytesError)(nil); errors.As(berr, &mbe) {
-				e.Action, e.Status = ActionTooLarge, http.StatusRequestEntityTooLarge
-				msg = "the request body is larger than this edge accepts"
-			} else if isTimeout(berr) {
-				e.Status = http.StatusRequestTimeout
-				msg = "the request body did not arrive in time"
-			}
-			w.Header().Set("Connection", "close")
-			h.writeError(w, e, msg)
-			return
-		}
-		if errors.Is(r.Context().Err(), context.Canceled) {
-			e.Action, e.Status, e.Err = ActionOriginError, 499, "client went away"
-			return
-		}
-		e.Action, e.Err = ActionOriginError, err.Error()
-		e.Status = http.StatusBadGateway
-		msg := "the origin could not be reached"
-		if isTimeout(err) {
-			e.Status = http.StatusGatewayTimeout
-			msg = "the origin did not answer in time"
-		}
-		h.writeError(w, e, msg)
+		h.writeOriginError(w, r, e, err)
 		return
+	}
+	if h.cfg.Cache != nil && !isSafeMethod(r.Method) && resp.StatusCode < 400 {
+		h.invalidate(r, site, resp)
 	}
 	defer resp.Body.Close()
 	e.Action, e.UpstreamStatus, e.Status = ActionProxy, resp.StatusCode, resp.StatusCode
@@ -322,6 +291,63 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, site *catalog.
 	for k, vv := range resp.Trailer {
 		hd[http.TrailerPrefix+k] = vv
 	}
+}
+
+// roundTripOrigins sends out to the site's origins in failover order: the
+// next origin is tried only when a connection to one cannot be made.
+func (h *Handler) roundTripOrigins(out *http.Request, site *catalog.Site, e *accesslog.Entry, replayable bool) (*http.Response, error) {
+	var resp *http.Response
+	var err error
+	for i := range site.Origins {
+		o := &site.Origins[i]
+		e.Origin = o.Addr
+		var pool *originPool
+		pool, err = h.pools.get(o)
+		if err != nil {
+			break
+		}
+		out.URL.Scheme, out.URL.Host, out.Host = o.Scheme, o.Addr, o.HostHeader
+		resp, err = pool.roundTrip(out, replayable)
+		var de *dialError
+		if err == nil || !errors.As(err, &de) {
+			break
+		}
+	}
+	return resp, err
+}
+
+// writeOriginError answers a request whose origin exchange failed: the
+// client's own body (400, 408, 413), the client leaving (499, nothing
+// written), or the origin (502, 504).
+func (h *Handler) writeOriginError(w http.ResponseWriter, r *http.Request, e *accesslog.Entry, err error) {
+	if berr := clientBodyError(r); berr != nil {
+		// The client's body failed, not the origin: too large, or
+		// broken framing (a bad chunk).
+		e.Action, e.Err, e.Status = ActionBadRequest, berr.Error(), http.StatusBadRequest
+		msg := "the request body could not be read"
+		if mbe := (*http.MaxBytesError)(nil); errors.As(berr, &mbe) {
+			e.Action, e.Status = ActionTooLarge, http.StatusRequestEntityTooLarge
+			msg = "the request body is larger than this edge accepts"
+		} else if isTimeout(berr) {
+			e.Status = http.StatusRequestTimeout
+			msg = "the request body did not arrive in time"
+		}
+		w.Header().Set("Connection", "close")
+		h.writeError(w, e, msg)
+		return
+	}
+	if errors.Is(r.Context().Err(), context.Canceled) {
+		e.Action, e.Status, e.Err = ActionOriginError, 499, "client went away"
+		return
+	}
+	e.Action, e.Err = ActionOriginError, err.Error()
+	e.Status = http.StatusBadGateway
+	msg := "the origin could not be reached"
+	if isTimeout(err) {
+		e.Status = http.StatusGatewayTimeout
+		msg = "the origin did not answer in time"
+	}
+	h.writeError(w, e, msg)
 }
 
 // outboundRequest builds the request to the origin: hop-by-hop headers and

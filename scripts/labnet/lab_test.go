@@ -148,6 +148,13 @@ func TestLabEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("the demo spec (specs/lab/demo.yaml) passes on every edge", func(t *testing.T) {
+		for _, e := range l.Edges() {
+			waitEdgeDNS(t, l, e)
+			runLabSpecs(t, specOptions(t, l, roots, e.Region, nil), "demo.yaml")
+		}
+	})
+
 	t.Run("heartbeats from every region", func(t *testing.T) {
 		eventually(t, "heartbeats", 10*time.Second, func() error {
 			hbMu.Lock()
@@ -160,6 +167,10 @@ func TestLabEndToEnd(t *testing.T) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("a blocklist pushed over NATS refuses a client in every region", func(t *testing.T) {
+		testBlocklist(t, ctx, l, roots)
 	})
 
 	t.Run("an origin change propagates", func(t *testing.T) {
@@ -196,10 +207,11 @@ func TestLabEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("edge credentials cannot write the sites bucket", func(t *testing.T) {
+	t.Run("edge credentials cannot write the sites or blocklist buckets", func(t *testing.T) {
 		region := l.cfg.Regions[1]
 		edge := connectEdge(t, l, region)
-		for _, subj := range []string{"$KV." + api.BucketSites + ".evil.example.com", "$KV." + api.RegionBucket(api.BucketSites, region) + ".evil.example.com"} {
+		for _, subj := range []string{"$KV." + api.BucketSites + ".evil.example.com", "$KV." + api.RegionBucket(api.BucketSites, region) + ".evil.example.com",
+			"$KV." + api.BucketBlocklist + "." + api.BlocklistKey, "$KV." + api.RegionBucket(api.BucketBlocklist, region) + "." + api.BlocklistKey} {
 			edge.refused(t, subj, func() error { return edge.nc.Publish(subj, []byte(`{}`)) })
 		}
 		// Nor read another region's inbox (its replies and watch updates).
@@ -255,6 +267,10 @@ func TestLabEndToEnd(t *testing.T) {
 		}
 		if st := e.Agent.Status(); st.NATS || !st.Healthy {
 			t.Fatalf("status %+v", st)
+		}
+		// The blocklist came back from disk too.
+		if err := refusedFrom(roots, e, sentinelSource); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -62,6 +62,9 @@ type Config struct {
 	// CertRetryMin and CertRetryMax bound the control service's backoff
 	// after a failed issuance (defaults when zero).
 	CertRetryMin, CertRetryMax time.Duration
+	// Dashboard is the control service's dashboard port (HTTPS on
+	// localhost, lab CA certificate); zero picks a free one.
+	Dashboard int
 }
 
 // DemoHost is the site the lab creates.
@@ -237,6 +240,8 @@ func (l *Lab) StartControl(ctx context.Context) error {
 		Onboarding:        l.onboardingConfig(),
 		CertRetryMin:      l.cfg.CertRetryMin,
 		CertRetryMax:      l.cfg.CertRetryMax,
+		DashboardAddr:     hostPort("127.0.0.1", l.cfg.Dashboard),
+		DNSCheck:          l.dnsCheckConfig(),
 		Logger:            l.log.With("component", "controlsvc"),
 	})
 	if err != nil {
@@ -265,6 +270,17 @@ func (l *Lab) onboardingConfig() *controlsvc.OnboardingConfig {
 		return nil
 	}
 	o := &controlsvc.OnboardingConfig{EdgeZone: EdgeZone, Resolver: l.Pebble.DNSAddr()}
+	for i := range l.cfg.Regions {
+		o.EdgeIPs = append(o.EdgeIPs, EdgeIP(i))
+	}
+	return o
+}
+
+// dnsCheckConfig lets the dashboard show each site's CNAME to the edge
+// zone and whether the system resolver sees it (lab names are not in any
+// public zone, so "not seen" unless Pebble's DNS answers, with -pebble).
+func (l *Lab) dnsCheckConfig() *controlsvc.OnboardingConfig {
+	o := &controlsvc.OnboardingConfig{EdgeZone: EdgeZone}
 	for i := range l.cfg.Regions {
 		o.EdgeIPs = append(o.EdgeIPs, EdgeIP(i))
 	}

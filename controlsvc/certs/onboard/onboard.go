@@ -117,3 +117,9 @@ func join(addrs []netip.Addr) string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// Zone is the edge zone ("" when only addresses are checked).
+func (c *Checker) Zone() string { return c.cfg.EdgeZone }
+
+// EdgeIPs are the addresses an A/AAAA record may point at.
+func (c *Checker) EdgeIPs() []netip.Addr { return slices.Clone(c.cfg.EdgeIPs) }

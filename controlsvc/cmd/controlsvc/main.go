@@ -57,7 +57,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		tokenFrom = cfg.DataDir + "/" + controlsvc.TokenFile
 	}
 	log.Info("admin API ready", "action", "ready", "url", "http://"+svc.Addr()+"/api/v1/sites",
-		"token_from", tokenFrom, "ca_cert", svc.CACertPath())
+		"token_from", tokenFrom, "ca_cert", svc.CACertPath(), "dashboard", svc.DashboardURL())
 	<-ctx.Done()
 	log.Info("shutting down", "action", "stop")
 	return svc.Close()
@@ -88,6 +88,12 @@ type fileConfig struct {
 	OnboardingEdgeZone string   `json:"onboarding_edge_zone"`
 	OnboardingEdgeIPs  []string `json:"onboarding_edge_ips"`
 	OnboardingResolver string   `json:"onboarding_resolver"`
+	// Dashboard: the web UI and admin API over HTTPS; the certificate is
+	// the lab CA's (for "localhost") unless a PEM pair is given.
+	DashboardAddr     string `json:"dashboard_addr"`
+	DashboardCertFile string `json:"dashboard_cert_file"`
+	DashboardKeyFile  string `json:"dashboard_key_file"`
+	SessionTTL        string `json:"session_ttl"`
 }
 
 const maxConfigBytes = 1 << 20
@@ -118,6 +124,10 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	edgeIPs := fs.String("onboarding-edge-ips", "", "comma-separated edge IPs a hostname's A/AAAA records may point to")
 	fs.StringVar(&fc.OnboardingResolver, "onboarding-resolver", "", "DNS server host:port for the onboarding check (TCP; default: system resolver)")
 	fs.StringVar(&fc.ACMECARoots, "acme-ca-roots", "", "PEM file of roots trusted for the ACME API (Pebble's); default: system roots")
+	fs.StringVar(&fc.DashboardAddr, "dashboard-addr", "", "dashboard (HTTPS) listen address, e.g. 127.0.0.1:8443; empty: no dashboard")
+	fs.StringVar(&fc.DashboardCertFile, "dashboard-cert", "", "dashboard certificate chain (PEM); default: one from the lab CA for localhost")
+	fs.StringVar(&fc.DashboardKeyFile, "dashboard-key", "", "dashboard private key (PEM)")
+	fs.StringVar(&fc.SessionTTL, "session-ttl", "12h", "how long a dashboard sign-in lasts")
 	if err := fs.Parse(args); err != nil {
 		return controlsvc.Config{}, 0, err
 	}
@@ -162,7 +172,15 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	if err != nil {
 		return controlsvc.Config{}, 0, fmt.Errorf("cert_check_interval: %w", err)
 	}
+	sessionTTL, err := time.ParseDuration(fc.SessionTTL)
+	if err != nil {
+		return controlsvc.Config{}, 0, fmt.Errorf("session_ttl: %w", err)
+	}
 	cfg := controlsvc.Config{
+		DashboardAddr:     fc.DashboardAddr,
+		DashboardCertFile: fc.DashboardCertFile,
+		DashboardKeyFile:  fc.DashboardKeyFile,
+		SessionTTL:        sessionTTL,
 		NATSURLs:          fc.NATSURLs,
 		NATSUser:          fc.NATSUser,
 		NATSPassword:      fc.NATSPassword,
@@ -215,6 +233,10 @@ func override(fc *fileConfig, flagged fileConfig, set map[string]bool) {
 		"onboarding-edge-zone": func() { fc.OnboardingEdgeZone = flagged.OnboardingEdgeZone },
 		"onboarding-edge-ips":  func() { fc.OnboardingEdgeIPs = flagged.OnboardingEdgeIPs },
 		"onboarding-resolver":  func() { fc.OnboardingResolver = flagged.OnboardingResolver },
+		"dashboard-addr":       func() { fc.DashboardAddr = flagged.DashboardAddr },
+		"dashboard-cert":       func() { fc.DashboardCertFile = flagged.DashboardCertFile },
+		"dashboard-key":        func() { fc.DashboardKeyFile = flagged.DashboardKeyFile },
+		"session-ttl":          func() { fc.SessionTTL = flagged.SessionTTL },
 	} {
 		if set[name] {
 			apply()

@@ -49,6 +49,7 @@ func run() error {
 		window   = flag.Duration("dns-window", 10*time.Second, "GeoDNS withdraws a region silent for this long")
 		pebble   = flag.Bool("pebble", false, "issue certificates over ACME from an in-process Pebble (HTTP-01 answered by the second region's edge) instead of the lab CA")
 		pebbleA  = flag.String("pebble-addr", "127.0.0.1:14000", "Pebble's ACME API address (with -pebble)")
+		dashP    = flag.Int("dashboard-port", 8444, "dashboard port (HTTPS) on localhost")
 	)
 	flag.Parse()
 	if *fresh {
@@ -83,7 +84,7 @@ func run() error {
 		Regions:  strings.Split(*regions, ","),
 		EdgeHTTP: *httpP, EdgeHTTPS: *httpsP, EdgeAdmin: *adminP, ControlAPI: *apiP, OriginA: *originA, OriginB: *originB,
 		EdgeDNS: *dnsP, DNSWindow: *window,
-		Pebble: *pebble, PebbleAPI: *pebbleA,
+		Pebble: *pebble, PebbleAPI: *pebbleA, Dashboard: *dashP,
 		Logger: slog.New(slog.NewJSONHandler(logFile, nil)),
 	})
 	if err != nil {
@@ -101,7 +102,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	targetsPath, err := l.WriteTargets()
+	if err != nil {
+		return err
+	}
 	fmt.Printf("the lab is up (%.1fs)\n\n", time.Since(started).Seconds())
+	fmt.Printf("edge specs against every region:\n  go run ./edgeagent/cmd/edgectl spec run --targets %s --region all specs/lab/demo.yaml\n\n", targetsPath)
 	if l.Pebble != nil {
 		fmt.Printf("certificates: ACME from Pebble at %s (root: %s); HTTP-01 is answered by %s\n\n",
 			l.Pebble.DirectoryURL(), caPath, l.Edges()[min(1, len(l.Edges())-1)].Node)
@@ -158,6 +164,8 @@ func printInstructions(l *labnet.Lab, caPath string, httpsPort, httpPort int) {
 		fmt.Printf("  %-5s %s\n", r, strings.Join(l.Net.ClientURLs(r), " "))
 	}
 	fmt.Printf("\ncontrol API   %s   (token: %s)\n", l.APIURL(), l.Control.Token())
+	fmt.Printf("dashboard     %s   (sign in with the token, then create a user; the certificate is the lab CA's: %s)\n",
+		l.Control.DashboardURL(), l.Control.CACertPath())
 	fmt.Printf("demo origins  %s  %s\n\n", l.OriginA.URL(), l.OriginB.URL())
 	fmt.Println("the demo site, through each region's edge:")
 	for _, e := range l.Edges() {

@@ -1,0 +1,152 @@
+package rxprefilter
+
+import (
+	"math/rand/v2"
+	"regexp"
+	"regexp/syntax"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/rampart-edge/rampart/waf/internal/rxprefilter/rxgen"
+)
+
+func mustFilter(t testing.TB, pattern string) (*regexp.Regexp, *Filter) {
+	t.Helper()
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return re, New(p)
+}
+
+// MayMatch's handling of case-insensitive input rests on this: the case
+// variants of an ASCII letter are ASCII, KELVIN SIGN or LONG S.
+func TestASCIIFoldOrbits(t *testing.T) {
+	for r := rune(0); r < utf8.RuneSelf; r++ {
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f >= utf8.RuneSelf && f != '\u212a' && f != '\u017f' {
+				t.Errorf("%q folds to %q", r, f)
+			}
+		}
+	}
+}
+
+func TestConditions(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, cond string
+		minLen        int
+		no, maybe     []string
+	}{
+		{`(?sm)sleep\s*\(`, `("sleep" AND "(")`, 6, []string{"slee(p", "sleep"}, []string{"sleep (", "xsleep\t("}},
+		{`(?i)union\s+select`, `("union" AND "select")`, 12, []string{"union selec"}, []string{"UNION  SELECT", "uNiOn\nSeLeCt"}},
+		{`(?i)s`, `"s"`, 1, []string{"abc"}, []string{"S", "\u017f"}},
+		{`(?i)k`, `"k"`, 1, []string{"abc"}, []string{"K", "\u212a"}},
+		{`java\.lang\.(?:runtime|processbuilder)`, `("java.lang.processbuilder" OR "java.lang.runtime")`, 17, []string{"java.lang.Thread"}, []string{"java.lang.runtime"}},
+		{`a[bc]d`, `("abd" OR "acd")`, 3, []string{"abc"}, []string{"acd"}},
+		{`a.*b`, `("a" AND "b")`, 2, []string{"aaa"}, []string{"a-b"}},
+		{`x*`, `*`, 0, nil, []string{""}},
+		{`(?:abc|)d`, `"d"`, 1, []string{"abc"}, []string{"d"}},
+		{`\x{fffd}x`, `"x"`, 2, []string{"\xffy"}, []string{"\xffx"}},
+		{`(?i)é`, `*`, 2, []string{"e"}, []string{"É"}},
+		{`^(?:GET|HEAD)$`, `("get" OR "head")`, 3, []string{"POST"}, []string{"GET", "HEAD"}},
+	} {
+		re, f := mustFilter(t, tc.pattern)
+		if got := f.String(); got != tc.cond {
+			t.Errorf("%s: condition %s, want %s", tc.pattern, got, tc.cond)
+		}
+		if f.MinLen() != tc.minLen {
+			t.Errorf("%s: min length %d, want %d", tc.pattern, f.MinLen(), tc.minLen)
+		}
+		for _, s := range tc.no {
+			if f.MayMatch(s) || re.MatchString(s) {
+				t.Errorf("%s: %q: filter %v, regexp %v; want both false", tc.pattern, s, f.MayMatch(s), re.MatchString(s))
+			}
+		}
+		for _, s := range tc.maybe {
+			if !f.MayMatch(s) || !re.MatchString(s) {
+				t.Errorf("%s: %q: filter %v, regexp %v; want both true", tc.pattern, s, f.MayMatch(s), re.MatchString(s))
+			}
+		}
+	}
+}
+
+// CheckSound fails t when the filter rules out an input the regexp matches.
+func CheckSound(t testing.TB, pattern string, re *regexp.Regexp, f *Filter, s string) {
+	t.Helper()
+	if !f.MayMatch(s) && re.MatchString(s) {
+		t.Fatalf("unsound: %q matches %q but the filter %s (min %d) rules it out", pattern, s, f, f.MinLen())
+	}
+}
+
+// checkGenerated runs n generated matches (with random surroundings) of a
+// pattern through the filter.
+func checkGenerated(t testing.TB, pattern string, n int, seed uint64) {
+	re, f := mustFilter(t, pattern)
+	parsed, _ := syntax.Parse(pattern, syntax.Perl)
+	rnd := rand.New(rand.NewPCG(seed, 7))
+	junk := []string{"", "x", "A b", "\n", "é", "'", "\xff"}
+	for range n {
+		var b strings.Builder
+		b.WriteString(junk[rnd.IntN(len(junk))])
+		rxgen.Generate(parsed, rnd, &b)
+		b.WriteString(junk[rnd.IntN(len(junk))])
+		CheckSound(t, pattern, re, f, b.String())
+	}
+}
+
+func TestGeneratedMatches(t *testing.T) {
+	for i, p := range []string{
+		`(?sm)(?i)<script[^>]*>[\s\S]*?`,
+		`(?sm)(?i)(?:\$|&dollar;?)(?:\{|&l(?:brace|cub);?)`,
+		`(?sm)(?i:sleep\s*?\(.*?\)|benchmark\s*?\(.*?\,.*?\))`,
+		`(?sm)[oOcC]:\d+:".+?":\d+:\{.*}`,
+		`(?sm)(?i)\b(?:s(?:elect|leep)|k(?:ill|ey))\b`,
+		`(?sm)^[^!&\(\):<>\|~]*\)[\s\x0b]*(?:\((?:[^!&\(\),<->\|~]+[<>~]?=|[\s\x0b]*[!&\|][\s\x0b]*\())`,
+		`(?sm)\x{fffd}|(?i)ſelect`,
+		`(?sm)(?i)[kK]elvin|[s]ign`,
+		`(?sm)a{2,4}b{0,2}(?:cd|ef){1,}`,
+	} {
+		checkGenerated(t, p, 2000, uint64(i))
+	}
+}
+
+func FuzzMayMatch(f *testing.F) {
+	f.Add(`(?i)union\s+select`, "UNION SELECT", uint64(1))
+	f.Add(`(?i)<script[^>]*>`, "<ScRiPt >", uint64(2))
+	f.Add(`a[bc]+d|\x{fffd}`, "\xff", uint64(3))
+	f.Add(`(?i)k[^a]s`, "\u212a!\u017f", uint64(4))
+	f.Fuzz(func(t *testing.T, pattern, input string, seed uint64) {
+		pattern = "(?sm)" + pattern
+		re, err := regexp.Compile(pattern)
+		if err != nil {
+			return
+		}
+		parsed, err := syntax.Parse(pattern, syntax.Perl)
+		if err != nil {
+			return
+		}
+		flt := New(parsed)
+		CheckSound(t, pattern, re, flt, input)
+		rnd := rand.New(rand.NewPCG(seed, 1))
+		for range 8 {
+			var b strings.Builder
+			b.WriteString(input)
+			rxgen.Generate(parsed, rnd, &b)
+			CheckSound(t, pattern, re, flt, b.String())
+		}
+	})
+}
+
+func BenchmarkMayMatch(b *testing.B) {
+	_, f := mustFilter(b, `(?sm)(?i)(?:\$|&dollar;?)(?:\{|&l(?:brace|cub);?)(?:[^\}]{0,15}(?:\$|&dollar;?)(?:\{|&l(?:brace|cub);?)`)
+	for b.Loop() {
+		f.MayMatch("W-1007")
+		f.MayMatch("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36")
+	}
+}

@@ -1,0 +1,240 @@
+package waf
+
+import (
+	"flag"
+	"io/fs"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"regexp/syntax"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	crstests "github.com/corazawaf/coraza-coreruleset/v4/tests"
+	"github.com/corazawaf/coraza/v3/experimental/plugins"
+	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
+
+	"github.com/rampart-edge/rampart/controlsvc/api"
+	"github.com/rampart-edge/rampart/waf/internal/rxprefilter"
+	"github.com/rampart-edge/rampart/waf/internal/rxprefilter/rxgen"
+)
+
+var crsFull = flag.Bool("crs-full", false, "prefilter soundness: every CRS pattern against the whole corpus (minutes), not a sample")
+
+// crsPatterns compiles the CRS at paranoia level 4 with response
+// inspection and returns every @rx argument Coraza hands to the operator.
+func crsPatterns(t testing.TB) []string {
+	t.Helper()
+	registerOperators()
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	plugins.RegisterOperator("rx", func(o plugintypes.OperatorOptions) (plugintypes.Operator, error) {
+		mu.Lock()
+		seen[o.Arguments] = true
+		mu.Unlock()
+		return newRx(o)
+	})
+	defer plugins.RegisterOperator("rx", newRx)
+	if _, err := Compile(api.WAFPolicy{Mode: api.WAFDetect, Paranoia: 4, InspectResponse: true}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for p := range seen {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// corpus gathers inputs: every scalar of the CRS regression tests (the
+// go-ftw payloads), raw, URL-decoded and split into arguments; Rampart's
+// benign corpus; and random mutations of both.
+func corpus(t testing.TB) []string {
+	t.Helper()
+	set := map[string]bool{}
+	add := func(s string) {
+		if s != "" && len(s) < 8192 {
+			set[s] = true
+		}
+	}
+	addAll := func(s string) {
+		add(s)
+		add(strings.ToLower(s))
+		for _, d := range []func(string) (string, error){url.QueryUnescape, url.PathUnescape} {
+			if u, err := d(s); err == nil && u != s {
+				add(u)
+				add(strings.ToLower(u))
+				s = u
+			}
+		}
+		for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == '&' || r == '?' || r == ';' }) {
+			add(part)
+			if _, v, ok := strings.Cut(part, "="); ok {
+				add(v)
+			}
+		}
+	}
+	err := fs.WalkDir(crstests.FS, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".yaml") {
+			return err
+		}
+		data, err := fs.ReadFile(crstests.FS, path)
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "- "))
+			_, v, ok := strings.Cut(line, ":")
+			if !ok {
+				continue
+			}
+			v = strings.TrimSpace(v)
+			if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+				v = v[1 : len(v)-1]
+				v = strings.NewReplacer(`\"`, `"`, `\\`, `\`, `\n`, "\n", `\r`, "\r", `\t`, "\t").Replace(v)
+			}
+			addAll(v)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	benign, _ := filepath.Glob("../edgeagent/wafgate/testdata/benign/*")
+	for _, f := range benign {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		add(string(data))
+		for _, line := range strings.Split(string(data), "\n") {
+			addAll(strings.TrimSpace(line))
+			if _, v, ok := strings.Cut(line, ": "); ok {
+				addAll(v)
+			}
+		}
+	}
+	add(string(jsonOrders()))
+	base := make([]string, 0, len(set))
+	for s := range set {
+		base = append(base, s)
+	}
+	slices.Sort(base)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	junk := []string{"'", "\"", "<", ">", "(", ")", ";", "|", "&", "$", "{", "}", "\\", "/", "\n", "\x00", "\xff", "é", "\u212a", "\u017f", "%27", "  "}
+	for range len(base) {
+		s := []byte(base[rnd.IntN(len(base))])
+		for range 1 + rnd.IntN(3) {
+			if len(s) == 0 {
+				break
+			}
+			i := rnd.IntN(len(s))
+			switch rnd.IntN(4) {
+			case 0: // flip case
+				if c := s[i]; 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' {
+					s[i] = c ^ 0x20
+				}
+			case 1: // insert junk
+				s = slices.Insert(s, i, []byte(junk[rnd.IntN(len(junk))])...)
+			case 2: // delete
+				s = slices.Delete(s, i, i+1)
+			case 3: // join with another entry
+				s = append(s, base[rnd.IntN(len(base))]...)
+			}
+		}
+		add(string(s))
+	}
+	out := make([]string, 0, len(set))
+	for s := range set {
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestPrefilterSoundOnCRS is the prefilter's differential test: for every
+// @rx pattern of the CRS and every input of the corpus (a sample of it
+// unless -crs-full), plus strings generated from the pattern itself, a
+// value the prefilter rules out must not match the regexp.
+func TestPrefilterSoundOnCRS(t *testing.T) {
+	patterns := crsPatterns(t)
+	inputs := corpus(t)
+	t.Logf("%d CRS patterns, %d corpus inputs", len(patterns), len(inputs))
+	if len(patterns) < 250 || len(inputs) < 5000 {
+		t.Fatalf("too few patterns (%d) or inputs (%d): the collection is broken", len(patterns), len(inputs))
+	}
+	sample := inputs
+	if !*crsFull {
+		rnd := rand.New(rand.NewPCG(3, 4))
+		sample = make([]string, 1500)
+		for i := range sample {
+			sample[i] = inputs[rnd.IntN(len(inputs))]
+		}
+	}
+	var filtered, ruledOut, total int
+	for i, p := range patterns {
+		data := "(?sm)" + p
+		if matchesArbitraryBytes(data) {
+			continue // binaryregexp path: no prefilter
+		}
+		re := regexp.MustCompile(data)
+		parsed, err := syntax.Parse(data, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := rxprefilter.New(parsed)
+		if !f.Trivial() {
+			filtered++
+		}
+		check := func(s string) {
+			total++
+			if f.MayMatch(s) {
+				return
+			}
+			ruledOut++
+			if re.MatchString(s) {
+				t.Errorf("unsound: %q matches %q but the prefilter %s (min %d) rules it out", p, s, f, f.MinLen())
+			}
+		}
+		for _, s := range sample {
+			check(s)
+		}
+		rnd := rand.New(rand.NewPCG(uint64(i), 5))
+		for range 200 {
+			var b strings.Builder
+			b.WriteString(sample[rnd.IntN(len(sample))][:0])
+			rxgen.Generate(parsed, rnd, &b)
+			check(b.String())
+		}
+	}
+	t.Logf("%d of %d patterns have a prefilter; it ruled out %d of %d checks", filtered, len(patterns), ruledOut, total)
+}
+
+// The operator must answer exactly as Coraza's own @rx, captures included.
+func TestRxOperatorCaptures(t *testing.T) {
+	e, err := Compile(api.WAFPolicy{Mode: api.WAFBlock, CustomRules: []string{
+		`SecRule ARGS:a "@rx ^(x+)-(y)?(z+)$" "id:10001,phase:2,deny,status:418,log,capture,chain"`,
+		`  SecRule TX:1 "@streq xx" "chain"`,
+		`    SecRule TX:2 "@rx ^$" "chain"`,
+		`      SecRule TX:3 "@streq zzz" "setvar:tx.captured=ok"`,
+	}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := benchRequest("GET", "/?a=xx-zzz", nil)
+	tx, res := e.InspectRequest(r, benchClient)
+	tx.Close()
+	if !res.Reject || res.Status != 418 {
+		t.Fatalf("captures: %+v", res)
+	}
+	r = benchRequest("GET", "/?a=xx-q", nil)
+	tx, res = e.InspectRequest(r, benchClient)
+	tx.Close()
+	if res.Reject {
+		t.Fatalf("no match expected: %+v", res)
+	}
+}
