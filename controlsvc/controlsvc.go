@@ -39,6 +39,7 @@ import (
 	"github.com/rampart-edge/rampart/controlsvc/dashboard"
 	"github.com/rampart-edge/rampart/controlsvc/edgeevents"
 	"github.com/rampart-edge/rampart/controlsvc/fleet"
+	"github.com/rampart-edge/rampart/controlsvc/purge"
 	"github.com/rampart-edge/rampart/controlsvc/sites"
 )
 
@@ -329,6 +330,10 @@ func (s *Service) start(ctx context.Context) error {
 		return fmt.Errorf("bucket %s: %w", api.BucketBlocklist, err)
 	}
 
+	purgesKV, err := js.KeyValue(ctx, api.BucketPurges)
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", api.BucketPurges, err)
+	}
 	stateKV, err := js.KeyValue(ctx, buckets.State)
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", buckets.State, err)
@@ -400,8 +405,19 @@ func (s *Service) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	purger, err := purge.New(purge.Config{Conn: nc, KV: purgesKV, Live: func() []api.EdgeRef {
+		var refs []api.EdgeRef
+		for _, hb := range s.fleet.Live(adminapi.DefaultEdgeMaxAge) {
+			refs = append(refs, api.EdgeRef{Region: hb.Region, Node: hb.Node})
+		}
+		return refs
+	}})
+	if err != nil {
+		return err
+	}
 	var dash *dashboard.Dashboard
 	handler, err := adminapi.New(adminapi.Config{
+		Purge:    purger.Purge,
 		Fleet:    s.fleet,
 		Events:   s.events,
 		DNSCheck: dnsCheck,

@@ -69,6 +69,9 @@ type Config struct {
 	Accounts *accounts.Store
 	// Blocklist, when set, serves GET and PUT /blocklist.
 	Blocklist *blocklist.Store
+	// Purge, when set, serves POST /sites/{host}/purge (see
+	// controlsvc/purge).
+	Purge func(ctx context.Context, host string, req api.PurgeRequest) (api.PurgeResult, error)
 }
 
 // ErrCSRF is a session request whose CSRF token is missing or wrong.
@@ -91,6 +94,7 @@ type handler struct {
 	dnsCheck   *onboard.Checker
 	accounts   *accounts.Store
 	blocklist  *blocklist.Store
+	purge      func(context.Context, string, api.PurgeRequest) (api.PurgeResult, error)
 }
 
 // New returns the admin API handler.
@@ -119,6 +123,7 @@ func New(cfg Config) (http.Handler, error) {
 		dnsCheck:   cfg.DNSCheck,
 		accounts:   cfg.Accounts,
 		blocklist:  cfg.Blocklist,
+		purge:      cfg.Purge,
 	}
 	if h.edgeMaxAge <= 0 {
 		h.edgeMaxAge = DefaultEdgeMaxAge
@@ -143,6 +148,7 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	h.routeDashboard(v1)
 	h.routeBlocklist(v1)
+	h.routePurge(v1)
 	v1.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, errorBody{Error: "no such endpoint"})
 	})

@@ -46,6 +46,9 @@ func Compile(p api.CachePolicy) *SitePolicy {
 	return sp
 }
 
+// Off reports whether the site does not use the cache at all.
+func (sp *SitePolicy) Off() bool { return sp == nil || sp.off }
+
 // Decision is what the cache does with one request.
 type Decision struct {
 	// Use is false when the request bypasses the cache; Why says why.

@@ -55,24 +55,17 @@ var unkeyedHeaders = []string{
 
 // cacheStats counts outcomes per site for heartbeats and metrics.
 type cacheStats struct {
-	mu    sync.Mutex
-	sites map[string]*siteCounters
+	sites sync.Map // host → *siteCounters
 }
 
 type siteCounters struct{ hits, stale, misses, bypass atomic.Uint64 }
 
 func (c *cacheStats) site(host string) *siteCounters {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.sites == nil {
-		c.sites = map[string]*siteCounters{}
+	if sc, ok := c.sites.Load(host); ok {
+		return sc.(*siteCounters)
 	}
-	sc := c.sites[host]
-	if sc == nil {
-		sc = &siteCounters{}
-		c.sites[host] = sc
-	}
-	return sc
+	sc, _ := c.sites.LoadOrStore(host, &siteCounters{})
+	return sc.(*siteCounters)
 }
 
 func (h *Handler) countCache(host, outcome string) {
@@ -92,22 +85,22 @@ func (h *Handler) countCache(host, outcome string) {
 // CacheCounters returns the cache outcomes since start, in total and for
 // the busiest sites (at most api.MaxHeartbeatSites).
 func (h *Handler) CacheCounters() (total api.CacheCounters, sites map[string]api.CacheCounters) {
-	h.cacheStats.mu.Lock()
-	defer h.cacheStats.mu.Unlock()
 	sites = map[string]api.CacheCounters{}
 	type kv struct {
 		host string
 		c    api.CacheCounters
 	}
-	all := make([]kv, 0, len(h.cacheStats.sites))
-	for host, sc := range h.cacheStats.sites {
+	var all []kv
+	h.cacheStats.sites.Range(func(k, v any) bool {
+		host, sc := k.(string), v.(*siteCounters)
 		c := api.CacheCounters{Hits: sc.hits.Load(), Stale: sc.stale.Load(), Misses: sc.misses.Load(), Bypass: sc.bypass.Load()}
 		total.Hits += c.Hits
 		total.Stale += c.Stale
 		total.Misses += c.Misses
 		total.Bypass += c.Bypass
 		all = append(all, kv{host, c})
-	}
+		return true
+	})
 	if len(all) > api.MaxHeartbeatSites {
 		// Keep the busiest.
 		traffic := func(x kv) uint64 { return x.c.Hits + x.c.Stale + x.c.Misses + x.c.Bypass }
@@ -134,7 +127,7 @@ func cacheStatus(parts ...string) string {
 // when the request is not the cache's to answer (it then goes to the
 // origin as usual).
 func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, site *catalog.Site, e *accesslog.Entry, check ResponseCheck) bool {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || site.Cache.Off() {
 		return false
 	}
 	scheme := "http"

@@ -260,7 +260,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, site *catalog.
 		h.writeOriginError(w, r, e, err)
 		return
 	}
-	if h.cfg.Cache != nil && !isSafeMethod(r.Method) && resp.StatusCode < 400 {
+	if h.cfg.Cache != nil && !isSafeMethod(r.Method) && resp.StatusCode < 400 && !site.Cache.Off() {
 		h.invalidate(r, site, resp)
 	}
 	defer resp.Body.Close()

@@ -39,7 +39,15 @@ type Purger struct {
 	cfg Config
 
 	mu      sync.Mutex
-	applied map[string]time.Time // purge id → when applied
+	applied map[string]*application // purge id → its application
+}
+
+// application is one purge being or having been applied; done closes once
+// removed is set.
+type application struct {
+	at      time.Time
+	done    chan struct{}
+	removed int
 }
 
 // New returns a purger.
@@ -53,7 +61,7 @@ func New(cfg Config) *Purger {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Purger{cfg: cfg, applied: map[string]time.Time{}}
+	return &Purger{cfg: cfg, applied: map[string]*application{}}
 }
 
 // Parse decodes and checks a purge message.
@@ -74,27 +82,31 @@ func Parse(data []byte) (api.Purge, error) {
 	return p, nil
 }
 
-// apply applies p unless this process did already; it reports the count
-// and whether it was new.
+// apply applies p unless this process did already, and returns how many
+// objects it removed — once the purge is complete, whichever delivery (the
+// request or the KV copy) applied it — and whether this call applied it.
 func (pg *Purger) apply(p api.Purge, before time.Time) (int, bool) {
 	pg.mu.Lock()
-	if _, done := pg.applied[p.ID]; done {
+	if a, ok := pg.applied[p.ID]; ok {
 		pg.mu.Unlock()
-		return 0, false
+		<-a.done
+		return a.removed, false
 	}
 	now := pg.cfg.Now()
-	pg.applied[p.ID] = now
+	a := &application{at: now, done: make(chan struct{})}
+	pg.applied[p.ID] = a
 	if len(pg.applied) > 10000 {
-		for id, t := range pg.applied {
-			if now.Sub(t) > api.PurgeRetention+time.Hour {
+		for id, old := range pg.applied {
+			if now.Sub(old.at) > api.PurgeRetention+time.Hour {
 				delete(pg.applied, id)
 			}
 		}
 	}
 	pg.mu.Unlock()
-	n := pg.cfg.Apply(p, before)
-	pg.cfg.Log.Info("purge applied", "id", p.ID, "site", p.Hostname, "removed", n)
-	return n, true
+	a.removed = pg.cfg.Apply(p, before)
+	close(a.done)
+	pg.cfg.Log.Info("purge applied", "id", p.ID, "site", p.Hostname, "removed", a.removed)
+	return a.removed, true
 }
 
 // Run serves until ctx is done.

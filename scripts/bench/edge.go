@@ -43,13 +43,15 @@ func edgeSites(originAddr string) []api.Site {
 		}
 	}
 	plain := site(edgeHostFor(""))
+	plain.Cache = api.CachePolicy{Off: true}
 	waf := site(edgeHostFor(featureWAF))
+	waf.Cache = api.CachePolicy{Off: true}
 	// CRS at paranoia level 1 in block mode, inspecting responses too, as
 	// the ModSecurity peer runs.
 	waf.WAF = api.WAFPolicy{Mode: api.WAFBlock, Paranoia: 1, InspectResponse: true}
 	cache := site(edgeHostFor(featureCache))
-	// CachePolicy has no fields yet; when the cache lands, make it honour the
-	// origin's Cache-Control here, as nginx proxy_cache and Varnish do.
+	// The standard policy: honour the origin's Cache-Control, as nginx
+	// proxy_cache and Varnish do.
 	cache.Cache = api.CachePolicy{}
 	return []api.Site{plain, waf, cache}
 }

@@ -52,7 +52,7 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&o.Out, "out", "", "Markdown report (default .bench/bench.md, or .bench/smoke.md with -smoke); an existing file keeps everything outside its bench:results markers")
 	fs.StringVar(&o.JSONOut, "json", "", "JSON results (default: the -out path with .json instead of .md, under .bench/)")
 	fs.StringVar(&workloads, "workloads", "", "comma-separated workload IDs to run (default all): "+strings.Join(workloadIDs(), ","))
-	fs.StringVar(&features, "edge-features", featureWAF, "comma-separated edge features that exist (waf,cache); the edge rows of the other feature workloads say \"not implemented yet\"")
+	fs.StringVar(&features, "edge-features", featureWAF+","+featureCache, "comma-separated edge features that exist (waf,cache); the edge rows of the other feature workloads say \"not implemented yet\"")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}

@@ -28,7 +28,9 @@ const (
 func getFrom(roots *x509.CertPool, src, edgeAddr string) (int, error) {
 	d := &net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
 	tr := &http.Transport{
-		DialContext:       func(ctx context.Context, network, _ string) (net.Conn, error) { return d.DialContext(ctx, network, edgeAddr) },
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, edgeAddr)
+		},
 		TLSClientConfig:   &tls.Config{RootCAs: roots, ServerName: DemoHost},
 		DisableKeepAlives: true,
 	}

@@ -173,6 +173,10 @@ func TestLabEndToEnd(t *testing.T) {
 		testBlocklist(t, ctx, l, roots)
 	})
 
+	t.Run("a purge reaches every region's cache and each edge confirms", func(t *testing.T) {
+		testPurge(t, ctx, l, roots)
+	})
+
 	t.Run("an origin change propagates", func(t *testing.T) {
 		s := l.DemoSite()
 		s.Origins[0].URL = l.OriginB.URL()

@@ -12,6 +12,7 @@ package rxprefilter
 import (
 	"regexp/syntax"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -21,7 +22,14 @@ import (
 // orders of magnitude): larger sets become OR conditions.
 const (
 	maxExact      = 16 // strings in an exact set
-	maxClassRunes = 4  // a character class with more runes matches "anything"
+	maxClassRunes = 4  // a larger character class is a condition, not exact strings
+	maxClassAtoms = 32 // a larger one says nothing
+	// maxNodes bounds what one evaluation may visit; a larger condition is
+	// dropped (the regexp always runs). The largest CRS 4.25 condition
+	// visits about 57,000 nodes.
+	maxNodes = 1 << 18
+	// maxSimplify is the largest OR whose redundant members are looked for.
+	maxSimplify = 64
 )
 
 // Filter is the compiled prefilter of one expression. The zero value and
@@ -37,7 +45,8 @@ func New(re *syntax.Regexp) *Filter {
 	re = re.Simplify()
 	f := &Filter{minLen: minLen(re)}
 	root := analyze(re).match()
-	if root.op != opAll {
+	if root.op != opAll && size(root, map[*node]int{}) <= maxNodes {
+		finish(root, map[*node]bool{})
 		f.root = root
 	}
 	return f
@@ -49,6 +58,14 @@ func (f *Filter) MinLen() int {
 		return 0
 	}
 	return f.minLen
+}
+
+// Size is how many nodes an evaluation may visit (0 without a condition).
+func (f *Filter) Size() int {
+	if f == nil || f.root == nil {
+		return 0
+	}
+	return size(f.root, map[*node]int{})
 }
 
 // Trivial reports whether the filter never rules anything out.
@@ -74,6 +91,9 @@ func (f *Filter) MayMatch(s string) bool {
 	if f.root == nil {
 		return true
 	}
+	// One pass: which bytes occur (lower-cased), so one-byte atoms are a
+	// bit test, and whether the input needs lower-casing.
+	var set byteSet
 	upper, high := false, false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -81,7 +101,9 @@ func (f *Filter) MayMatch(s string) bool {
 			high = true
 		} else if 'A' <= c && c <= 'Z' {
 			upper = true
+			c += 'a' - 'A'
 		}
+		set[c>>6] |= 1 << (c & 63)
 	}
 	// The only non-ASCII runes that fold to ASCII letters: KELVIN SIGN (k)
 	// and LATIN SMALL LETTER LONG S (s). Lower-casing bytes does not map
@@ -90,7 +112,7 @@ func (f *Filter) MayMatch(s string) bool {
 		return true
 	}
 	if !upper {
-		return f.root.eval(s)
+		return f.root.eval(s, &set)
 	}
 	var buf [256]byte
 	var b []byte
@@ -106,7 +128,29 @@ func (f *Filter) MayMatch(s string) bool {
 		}
 		b[i] = c
 	}
-	return f.root.evalBytes(b)
+	return f.root.evalBytes(b, &set)
+}
+
+// byteSet holds the bytes an input contains.
+type byteSet [4]uint64
+
+func (s *byteSet) add(c byte) { s[c>>6] |= 1 << (c & 63) }
+
+// contains reports whether every byte of o is in s.
+func (s *byteSet) contains(o *byteSet) bool {
+	return s[0]&o[0] == o[0] && s[1]&o[1] == o[1] && s[2]&o[2] == o[2] && s[3]&o[3] == o[3]
+}
+
+func (s *byteSet) union(o *byteSet) {
+	for i := range s {
+		s[i] |= o[i]
+	}
+}
+
+func (s *byteSet) intersect(o *byteSet) {
+	for i := range s {
+		s[i] &= o[i]
+	}
 }
 
 type nodeOp uint8
@@ -122,24 +166,72 @@ type node struct {
 	op   nodeOp
 	atom string
 	subs []*node
+	// req holds bytes the input contains whenever the node holds: a quick
+	// reject before any substring search.
+	req byteSet
 }
 
 var all = &node{op: opAll}
 
-func (n *node) eval(s string) bool {
+// size is how many nodes an evaluation of n may visit (a shared node
+// counts once per path to it), saturating past maxNodes.
+func size(n *node, memo map[*node]int) int {
+	if sz, ok := memo[n]; ok {
+		return sz
+	}
+	sz := 1
+	for _, c := range n.subs {
+		sz = min(sz+size(c, memo), maxNodes+1)
+	}
+	memo[n] = sz
+	return sz
+}
+
+// finish computes req bottom-up, each (possibly shared) node once.
+func finish(n *node, done map[*node]bool) {
+	if done[n] {
+		return
+	}
+	done[n] = true
 	switch n.op {
 	case opAtom:
-		return strings.Contains(s, n.atom)
+		for i := 0; i < len(n.atom); i++ {
+			n.req.add(n.atom[i])
+		}
 	case opAnd:
 		for _, c := range n.subs {
-			if !c.eval(s) {
+			finish(c, done)
+			n.req.union(&c.req)
+		}
+	case opOr:
+		for i, c := range n.subs {
+			finish(c, done)
+			if i == 0 {
+				n.req = c.req
+			} else {
+				n.req.intersect(&c.req)
+			}
+		}
+	}
+}
+
+func (n *node) eval(s string, set *byteSet) bool {
+	if !set.contains(&n.req) {
+		return false
+	}
+	switch n.op {
+	case opAtom:
+		return len(n.atom) == 1 || strings.Contains(s, n.atom)
+	case opAnd:
+		for _, c := range n.subs {
+			if !c.eval(s, set) {
 				return false
 			}
 		}
 		return true
 	case opOr:
 		for _, c := range n.subs {
-			if c.eval(s) {
+			if c.eval(s, set) {
 				return true
 			}
 		}
@@ -148,20 +240,23 @@ func (n *node) eval(s string) bool {
 	return true
 }
 
-func (n *node) evalBytes(b []byte) bool {
+func (n *node) evalBytes(b []byte, set *byteSet) bool {
+	if !set.contains(&n.req) {
+		return false
+	}
 	switch n.op {
 	case opAtom:
-		return indexBytes(b, n.atom)
+		return len(n.atom) == 1 || indexBytes(b, n.atom)
 	case opAnd:
 		for _, c := range n.subs {
-			if !c.evalBytes(b) {
+			if !c.evalBytes(b, set) {
 				return false
 			}
 		}
 		return true
 	case opOr:
 		for _, c := range n.subs {
-			if c.evalBytes(b) {
+			if c.evalBytes(b, set) {
 				return true
 			}
 		}
@@ -190,7 +285,7 @@ func indexBytes(b []byte, atom string) bool {
 func (n *node) String() string {
 	switch n.op {
 	case opAtom:
-		return `"` + n.atom + `"`
+		return strconv.Quote(n.atom)
 	case opAnd, opOr:
 		parts := make([]string, len(n.subs))
 		for i, c := range n.subs {
@@ -242,6 +337,24 @@ func or(subs ...*node) *node {
 		}
 	}
 	out = dedupe(out)
+	// Simplifications, skipped for large ORs where they cost more (O(n²))
+	// than they save.
+	if len(out) <= maxSimplify {
+		out = simplifyOr(out)
+	}
+	switch len(out) {
+	case 0:
+		return all // cannot happen: or() of nothing is not built
+	case 1:
+		return out[0]
+	}
+	return &node{op: opOr, subs: out}
+}
+
+// simplifyOr drops the members of an OR that add nothing: an atom that
+// contains another atom of the OR (the shorter one is present whenever the
+// longer one is), and an atom that implies an AND of atoms of the OR.
+func simplifyOr(out []*node) []*node {
 	// An atom that contains another atom of the same OR adds nothing: the
 	// shorter one is present whenever the longer one is.
 	var atoms []string
@@ -261,13 +374,35 @@ func or(subs ...*node) *node {
 		}
 		return false
 	})
-	switch len(out) {
-	case 0:
-		return all // cannot happen: or() of nothing is not built
-	case 1:
-		return out[0]
+	// An atom that implies an AND of atoms of the same OR adds nothing.
+	var ands []*node
+	for _, s := range out {
+		if s.op == opAnd {
+			ands = append(ands, s)
+		}
 	}
-	return &node{op: opOr, subs: out}
+	out = slices.DeleteFunc(out, func(s *node) bool {
+		if s.op != opAtom {
+			return false
+		}
+		for _, o := range ands {
+			if allAtomsIn(o.subs, s.atom) {
+				return true
+			}
+		}
+		return false
+	})
+	return out
+}
+
+// allAtomsIn reports whether every node is an atom contained in s.
+func allAtomsIn(ns []*node, s string) bool {
+	for _, n := range ns {
+		if n.op != opAtom || !strings.Contains(s, n.atom) {
+			return false
+		}
+	}
+	return true
 }
 
 // dedupe drops repeated atoms.
@@ -285,24 +420,23 @@ func dedupe(ns []*node) []*node {
 	})
 }
 
-// info is what is known about the strings a sub-expression matches:
-// either exactly one of a small set of (lower-cased) strings, or a
-// condition on the input.
+// info is what is known about the strings a sub-expression matches: each
+// match is exactly one of a small set of (lower-cased) strings, or
+// satisfies a condition on the input. Either part may be absent, not both.
+// Keeping the two apart lets a concatenation keep its neighbours adjacent
+// when an optional piece between them matches empty: a(?:x|y)?b needs "ab",
+// or "a" and "b" with "x" or "y".
 type info struct {
-	exact   []string // valid when isExact
-	isExact bool
-	cond    *node
+	exact []string // nil: no exact alternative
+	cond  *node    // nil: no other alternative
 }
 
-func exactInfo(ss ...string) info { return info{exact: ss, isExact: true} }
+func exactInfo(ss ...string) info { return info{exact: ss} }
 
 var anything = info{cond: all}
 
-// match turns the info into a condition on the input.
-func (i info) match() *node {
-	if !i.isExact {
-		return i.cond
-	}
+// exactMatch is the condition the exact alternatives put on the input.
+func (i info) exactMatch() *node {
 	subs := make([]*node, 0, len(i.exact))
 	for _, s := range i.exact {
 		if s == "" {
@@ -310,46 +444,75 @@ func (i info) match() *node {
 		}
 		subs = append(subs, &node{op: opAtom, atom: s})
 	}
-	if len(subs) == 0 {
-		return all
-	}
 	return or(subs...)
 }
 
-func concat(a, b info) info {
-	if a.isExact && b.isExact && len(a.exact)*len(b.exact) <= maxExact {
-		out := make([]string, 0, len(a.exact)*len(b.exact))
-		for _, x := range a.exact {
-			for _, y := range b.exact {
-				out = append(out, x+y)
-			}
-		}
-		return exactInfo(uniq(out)...)
+// match turns the info into one condition on the input.
+func (i info) match() *node {
+	switch {
+	case i.exact == nil && i.cond == nil:
+		return all // cannot happen; be safe
+	case i.exact == nil:
+		return i.cond
+	case i.cond == nil:
+		return i.exactMatch()
 	}
-	return info{cond: and(a.match(), b.match())}
+	return or(i.exactMatch(), i.cond)
+}
+
+func concat(a, b info) info {
+	var out info
+	var terms []*node
+	if a.exact != nil && b.exact != nil {
+		if len(a.exact)*len(b.exact) <= maxExact {
+			out.exact = make([]string, 0, len(a.exact)*len(b.exact))
+			for _, x := range a.exact {
+				for _, y := range b.exact {
+					out.exact = append(out.exact, x+y)
+				}
+			}
+			out.exact = uniq(out.exact)
+		} else {
+			terms = append(terms, and(a.exactMatch(), b.exactMatch()))
+		}
+	}
+	if a.exact != nil && b.cond != nil {
+		terms = append(terms, and(a.exactMatch(), b.cond))
+	}
+	if a.cond != nil {
+		terms = append(terms, and(a.cond, b.match()))
+	}
+	if len(terms) > 0 {
+		out.cond = or(terms...)
+	}
+	return out
 }
 
 func alternate(subs []info) info {
-	exact := true
-	var set []string
+	var out info
+	var conds []*node
 	for _, s := range subs {
-		if !s.isExact {
-			exact = false
-			break
-		}
-		set = append(set, s.exact...)
-	}
-	if exact {
-		set = uniq(set)
-		if len(set) <= maxExact {
-			return exactInfo(set...)
+		out.exact = append(out.exact, s.exact...)
+		if s.cond != nil {
+			conds = append(conds, s.cond)
 		}
 	}
-	conds := make([]*node, len(subs))
-	for i, s := range subs {
-		conds[i] = s.match()
+	if out.exact != nil {
+		out.exact = uniq(out.exact)
+		if len(out.exact) > maxExact {
+			conds = append(conds, out.exactMatch())
+			out.exact = nil
+		}
 	}
-	return info{cond: or(conds...)}
+	if len(conds) > 0 {
+		out.cond = or(conds...)
+	}
+	return out
+}
+
+// optional is x*, x? or x{0,n}: empty, or at least one match of x.
+func optional(x info) info {
+	return info{exact: []string{""}, cond: x.match()}
 }
 
 func uniq(ss []string) []string {
@@ -403,7 +566,7 @@ func analyze(re *syntax.Regexp) info {
 		for i := 0; i+1 < len(re.Rune); i += 2 {
 			lo, hi := re.Rune[i], re.Rune[i+1]
 			n += int(hi-lo) + 1
-			if n > maxClassRunes {
+			if n > maxClassAtoms {
 				return anything
 			}
 			for r := lo; r <= hi; r++ {
@@ -416,7 +579,11 @@ func analyze(re *syntax.Regexp) info {
 		if len(set) == 0 {
 			return anything // an empty class never matches; nothing to say
 		}
-		return exactInfo(uniq(set)...)
+		set = uniq(set)
+		if len(set) <= maxClassRunes {
+			return exactInfo(set...)
+		}
+		return info{cond: exactInfo(set...).exactMatch()}
 	case syntax.OpCapture:
 		return analyze(re.Sub[0])
 	case syntax.OpConcat:
@@ -431,15 +598,19 @@ func analyze(re *syntax.Regexp) info {
 			subs[i] = analyze(s)
 		}
 		return alternate(subs)
+	case syntax.OpStar, syntax.OpQuest:
+		return optional(analyze(re.Sub[0]))
 	case syntax.OpPlus:
-		return info{cond: analyze(re.Sub[0]).match()}
+		x := analyze(re.Sub[0])
+		return concat(x, optional(x))
 	case syntax.OpRepeat:
+		x := analyze(re.Sub[0])
 		if re.Min >= 1 {
-			return info{cond: analyze(re.Sub[0]).match()}
+			return concat(x, optional(x)) // a first copy, then maybe more
 		}
-		return anything
+		return optional(x)
 	}
-	// OpStar, OpQuest, OpAnyChar, OpAnyCharNotNL, OpNoMatch and anything new.
+	// OpAnyChar, OpAnyCharNotNL, OpNoMatch and anything new.
 	return anything
 }
 

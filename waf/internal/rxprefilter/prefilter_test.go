@@ -43,8 +43,8 @@ func TestConditions(t *testing.T) {
 		minLen        int
 		no, maybe     []string
 	}{
-		{`(?sm)sleep\s*\(`, `("sleep" AND "(")`, 6, []string{"slee(p", "sleep"}, []string{"sleep (", "xsleep\t("}},
-		{`(?i)union\s+select`, `("union" AND "select")`, 12, []string{"union selec"}, []string{"UNION  SELECT", "uNiOn\nSeLeCt"}},
+		{`(?sm)sleep\s*\(`, `("sleep(" OR ("sleep" AND ("\t" OR "\n" OR "\f" OR "\r" OR " ") AND "("))`, 6, []string{"slee(p", "sleep"}, []string{"sleep (", "xsleep\t("}},
+		{`(?i)union\s+select`, `("union" AND ("\t" OR "\n" OR "\f" OR "\r" OR " ") AND "select")`, 12, []string{"union selec"}, []string{"UNION  SELECT", "uNiOn\nSeLeCt"}},
 		{`(?i)s`, `"s"`, 1, []string{"abc"}, []string{"S", "\u017f"}},
 		{`(?i)k`, `"k"`, 1, []string{"abc"}, []string{"K", "\u212a"}},
 		{`java\.lang\.(?:runtime|processbuilder)`, `("java.lang.processbuilder" OR "java.lang.runtime")`, 17, []string{"java.lang.Thread"}, []string{"java.lang.runtime"}},
@@ -148,5 +148,29 @@ func BenchmarkMayMatch(b *testing.B) {
 	for b.Loop() {
 		f.MayMatch("W-1007")
 		f.MayMatch("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36")
+	}
+}
+
+// Nested and repeated groups must not make the condition explode: its
+// size is bounded, and it stays sound.
+func TestPathologicalShapes(t *testing.T) {
+	for _, p := range []string{
+		strings.Repeat("(?:a+", 50) + strings.Repeat(")+", 50),
+		strings.Repeat("(?:ab|cd)?", 200),
+		strings.Repeat("(?:a|b)", 200),
+		strings.Repeat("[a-c]?x", 300),
+		strings.Repeat("(?:(?:ab|c)*d)+", 100),
+		strings.Repeat("(?:x(?:y(?:z", 30) + strings.Repeat(")?)?)?", 30),
+		strings.Repeat("(?:a|", 300) + "b" + strings.Repeat(")", 300),
+		strings.Repeat("(?:ab?c?d?)", 300),
+	} {
+		pattern := "(?sm)" + p
+		re, f := mustFilter(t, pattern)
+		if f.Size() > maxNodes {
+			t.Errorf("%.40q: size %d", p, f.Size())
+		}
+		for _, s := range []string{"", strings.Repeat("abcdxyz", 30), strings.Repeat("a", 400)} {
+			CheckSound(t, pattern, re, f, s)
+		}
 	}
 }
