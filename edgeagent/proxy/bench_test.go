@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/rampart-edge/rampart/controlsvc/api"
+	"github.com/rampart-edge/rampart/edgeagent/cache"
+	"github.com/rampart-edge/rampart/edgeagent/catalog"
 	"github.com/rampart-edge/rampart/edgeagent/framing"
 )
 
@@ -69,6 +72,31 @@ func BenchmarkProxy(b *testing.B) {
 		runProxyBench(b, e.srv.URL, len(body))
 		e.srv.Close()
 		e.h.Close()
+	})
+	// A cache hit: the origin's response is stored on the first request.
+	b.Run("edge-cache-hit", func(b *testing.B) {
+		cached := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.Header().Set("Cache-Control", "public, max-age=3600")
+			io.WriteString(w, body)
+		}))
+		defer cached.Close()
+		store, err := cache.New(cache.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cat := catalog.New(nil, nil)
+		s := site("bench.test", cached.URL)
+		s.V = api.Version
+		raw, _ := json.Marshal(s)
+		if err := cat.Apply(catalog.Change{Kind: catalog.KindSite, Key: "bench.test", Value: raw}); err != nil {
+			b.Fatal(err)
+		}
+		h := New(Config{Catalog: cat, AllowPrivateOrigins: true, Cache: store})
+		srv := httptest.NewServer(h)
+		runProxyBench(b, srv.URL, len(body))
+		srv.Close()
+		h.Close()
 	})
 	b.Run("naive-reverseproxy", func(b *testing.B) {
 		u, _ := url.Parse(origin.URL)

@@ -276,6 +276,9 @@ func (h *Handler) originRequest(r *http.Request, e *accesslog.Entry, d cache.Dec
 	for _, k := range unkeyedHeaders {
 		delete(out.Header, k)
 	}
+	// The key holds the canonical host, not the client's Host header (a
+	// port, a trailing dot, upper case): the origin must not see more.
+	out.Header["X-Forwarded-Host"] = []string{d.Host}
 	out.Header["Surrogate-Capability"] = surrogateCapability
 	if obj != nil {
 		if v := obj.Header.Get("Etag"); v != "" {
@@ -600,6 +603,7 @@ func (h *Handler) serveObject(w http.ResponseWriter, r *http.Request, e *accessl
 	if code == http.StatusOK && r.Method == http.MethodGet {
 		if start, end, ok, unsat := byteRange(r, obj); unsat {
 			delete(hd, "Content-Encoding")
+			delete(hd, "Content-Length") // the stored body's, not the error's
 			hd.Set("Content-Range", "bytes */"+strconv.Itoa(len(body)))
 			e.Status = http.StatusRequestedRangeNotSatisfiable
 			h.writeError(w, e, "the requested range is not satisfiable")

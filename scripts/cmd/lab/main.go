@@ -179,6 +179,9 @@ func printInstructions(l *labnet.Lab, caPath string, httpsPort, httpPort int) {
 	fmt.Printf("  curl -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n", l.Control.Token())
 	fmt.Printf("    -d '{\"hostname\":\"shop.rampart.test\",\"origins\":[{\"url\":\"%s\"}]}' %s/api/v1/sites\n", l.OriginB.URL(), l.APIURL())
 	fmt.Printf("list sites:\n  curl -H 'Authorization: Bearer %s' %s/api/v1/sites\n", l.Control.Token(), l.APIURL())
+	fmt.Printf("purge a site's cache on every edge (the answer lists the edges that confirmed):\n")
+	fmt.Printf("  curl -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"prefixes\":[\"/\"]}' %s/api/v1/sites/%s/purge\n",
+		l.Control.Token(), l.APIURL(), host)
 	fmt.Printf("\naccess logs: %s\n", filepath.Join(filepath.Dir(caPath), "edges", "*", "access.log"))
 	fmt.Println("\nCtrl-C stops the lab.")
 }
