@@ -359,7 +359,8 @@ func (h *Handler) fill(w http.ResponseWriter, r *http.Request, site *catalog.Sit
 		}
 	}
 	maxBytes := store.MaxObjectBytes()
-	if resp.ContentLength > maxBytes || len(resp.Trailer) > 0 {
+	vary, perClient := varyOf(resp.Header)
+	if resp.ContentLength > maxBytes || len(resp.Trailer) > 0 || perClient {
 		storable = false
 	}
 	hd := w.Header()
@@ -410,7 +411,7 @@ func (h *Handler) fill(w http.ResponseWriter, r *http.Request, site *catalog.Sit
 		Status: resp.StatusCode, Header: storedHeader(resp.Header), Body: buf.Bytes(),
 		RequestTime: reqTime, ResponseTime: respTime, StoredAt: reqTime,
 		Policy: d.Policy, Tags: cache.Tags(resp.Header["Surrogate-Key"], resp.Header["Cache-Tag"]),
-		Vary: varyOf(resp.Header),
+		Vary: vary,
 	}
 	return store.PutFor(o, r.Header)
 }
@@ -476,20 +477,37 @@ func dropTargeted(h http.Header) {
 	delete(h, "Cache-Tag")
 }
 
-func varyOf(h http.Header) []string {
-	vs := h["Vary"]
-	if len(vs) == 0 {
-		return nil
-	}
-	var out []string
-	for _, l := range vs {
+// varyOf lists the request headers a response varies on, as the cache
+// selects variants by them. Headers the edge sets itself, or removes from
+// cacheable requests, are not what the client sent, so they are left out:
+// the origin saw the same value (X-Forwarded-Host, X-Forwarded-Proto: host
+// and scheme are in the key) or nothing. perClient is true when the
+// response varies on a header the edge sets to the client's identity
+// (X-Forwarded-For, X-Real-IP, True-Client-IP, X-Request-ID): such a
+// response is one client's and is not stored.
+func varyOf(h http.Header) (fields []string, perClient bool) {
+	for _, l := range h["Vary"] {
 		for f := range strings.SplitSeq(l, ",") {
-			if f = strings.TrimSpace(f); f != "" {
-				out = append(out, http.CanonicalHeaderKey(f))
+			f = http.CanonicalHeaderKey(strings.TrimSpace(f))
+			switch {
+			case f == "":
+			case f == "X-Forwarded-For" || f == "X-Real-Ip" || f == "True-Client-Ip" || f == "X-Request-Id" || f == "Forwarded":
+				perClient = true
+			case isForwardingHeader(f) || slices.Contains(unkeyedHeaders, f) && !isConditional(f):
+			default:
+				fields = append(fields, f)
 			}
 		}
 	}
-	return out
+	return fields, perClient
+}
+
+func isConditional(f string) bool {
+	switch f {
+	case "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range":
+		return true
+	}
+	return false
 }
 
 // refreshed is obj with the header fields of a 304 applied (RFC 9111
@@ -555,14 +573,15 @@ func (h *Handler) revalidateInBackground(r *http.Request, site *catalog.Site, d 
 				}
 				return
 			}
+			vary, perClient := varyOf(resp.Header)
 			body, err := io.ReadAll(io.LimitReader(resp.Body, store.MaxObjectBytes()+1))
-			if err != nil || int64(len(body)) > store.MaxObjectBytes() || resp.StatusCode >= 400 && cache.Reflects(hdr, body) {
+			if err != nil || perClient || int64(len(body)) > store.MaxObjectBytes() || resp.StatusCode >= 400 && cache.Reflects(hdr, body) {
 				return
 			}
 			stored = store.PutFor(&cache.Object{
 				Base: d.Base, Host: d.Host, Path: d.Path, Status: resp.StatusCode, Header: storedHeader(resp.Header), Body: body,
 				RequestTime: reqTime, ResponseTime: respTime, StoredAt: reqTime, Policy: d.Policy,
-				Tags: cache.Tags(resp.Header["Surrogate-Key"], resp.Header["Cache-Tag"]), Vary: varyOf(resp.Header),
+				Tags: cache.Tags(resp.Header["Surrogate-Key"], resp.Header["Cache-Tag"]), Vary: vary,
 			}, hdr)
 		}
 	}()
