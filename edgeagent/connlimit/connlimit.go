@@ -111,6 +111,15 @@ type conn struct {
 	closed sync.Once
 }
 
+// CloseWrite half-closes the connection, so the HTTP server's lingering
+// close works through the wrapper.
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // Close closes the connection and gives its slot back.
 func (c *conn) Close() error {
 	err := c.Conn.Close()

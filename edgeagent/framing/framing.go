@@ -118,6 +118,16 @@ func (c *Conn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// CloseWrite half-closes the connection when the wrapped one can (TCP,
+// TLS), so the server's lingering close still works under the wrapper: a
+// refused client reads its 400 before the connection is reset.
+func (c *Conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // Refused reports why requests on c are refused, or "" while none is.
 func (c *Conn) Refused() string {
 	if r := c.reason.Load(); r != nil {

@@ -339,3 +339,30 @@ func BenchmarkFeed(b *testing.B) {
 		}
 	})
 }
+
+// TestRefusedClientReadsItsAnswer sends an ambiguous request followed by
+// plenty of data the server never reads: the 400 still arrives, marked
+// Connection: close, and nothing behind it is served.
+func TestRefusedClientReadsItsAnswer(t *testing.T) {
+	addr, served := serve(t, nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	raw := "POST /bad HTTP/1.1\r\n" + h + "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+		strings.Repeat("GET /junk HTTP/1.1\r\nHost: a\r\n\r\n", 2000)
+	go io.WriteString(c, raw)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !resp.Close {
+		t.Fatalf("status %d, close %v", resp.StatusCode, resp.Close)
+	}
+	if got := served(); len(got) != 0 {
+		t.Fatalf("served %q", got)
+	}
+}
