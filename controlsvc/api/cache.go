@@ -52,8 +52,9 @@ type CachePolicy struct {
 	// matches is "standard" with no default TTL.
 	Rules []CacheRule `json:"rules,omitempty"`
 	// KeyParams, when set, is the only query parameters kept in the key (an
-	// allow list); others are dropped from the key but still sent to the
-	// origin. Empty keeps every parameter that is not ignored.
+	// allow list); the others are dropped from the key and from the request
+	// the origin gets, so they cannot change a stored response. Empty keeps
+	// every parameter that is not ignored.
 	KeyParams []string `json:"key_params,omitempty"`
 	// IgnoreParams are removed from the key in addition to
 	// DefaultCacheIgnoredParams. A trailing "*" is a prefix.

@@ -67,6 +67,12 @@ func (sp *SitePolicy) Decide(r *http.Request, scheme, host string) Decision {
 		return Decision{Why: "off"}
 	}
 	path := normalizePath(r.URL.EscapedPath())
+	if hasDotSegment(path) {
+		// Rules match the path as sent, but origins resolve "/static/../account"
+		// to "/account": storing it under a "/static/*" rule would share one
+		// user's page with everyone (web cache deception).
+		return Decision{Why: "dot segment"}
+	}
 	var pol Policy
 	for _, ru := range sp.rules {
 		if (ru.isPrefix && strings.HasPrefix(path, ru.prefix)) || (!ru.isPrefix && path == ru.prefix) {
@@ -162,6 +168,40 @@ func normalizePath(p string) string {
 		return "/"
 	}
 	return normalizeEscapes(p)
+}
+
+// hasDotSegment reports whether a normalised path has a "." or ".."
+// segment, counting the separators origins also split on (an encoded
+// slash or backslash, a backslash) and ignoring ";params" (Tomcat reads
+// "..;" as "..").
+func hasDotSegment(p string) bool {
+	if !strings.Contains(p, ".") {
+		return false
+	}
+	start, end := 0, -1 // the segment, and where its ";params" begin
+	for i := 0; i <= len(p); i++ {
+		sep := 0
+		switch {
+		case i == len(p) || p[i] == '/' || p[i] == '\\':
+			sep = 1
+		case p[i] == '%' && i+2 < len(p) && (p[i+1:i+3] == "2F" || p[i+1:i+3] == "5C"):
+			sep = 3
+		case p[i] == ';' && end < 0:
+			end = i
+		}
+		if sep == 0 {
+			continue
+		}
+		if end < 0 {
+			end = i
+		}
+		if seg := p[start:end]; seg == "." || seg == ".." {
+			return true
+		}
+		i += sep - 1
+		start, end = i+1, -1
+	}
+	return false
 }
 
 func normalizeEscapes(s string) string {

@@ -32,7 +32,7 @@ func TestDecideKey(t *testing.T) {
 		{"query unreserved decoded", api.CachePolicy{}, "/p?q=%41%7e", "http://www.example.com/p?q=A~"},
 		{"path hex upper-cased", api.CachePolicy{}, "/a%2fb", "http://www.example.com/a%2Fb"},
 		{"path unreserved decoded", api.CachePolicy{}, "/%7Euser/%61", "http://www.example.com/~user/a"},
-		{"dot segments kept", api.CachePolicy{}, "/a/../b", "http://www.example.com/a/../b"},
+		{"dots inside a segment", api.CachePolicy{}, "/.well-known/a..b/c.", "http://www.example.com/.well-known/a..b/c."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,6 +87,13 @@ func TestDecideBypass(t *testing.T) {
 		{"other cookie", "/", map[string]string{"Cookie": "theme=dark; sessionidx=1"}, true, ""},
 		{"bypass rule", "/admin/users", nil, false, "rule"},
 		{"prefix rule does not match a sibling", "/administrator", nil, true, ""},
+		{"dot-dot segment", "/static/../admin/x", nil, false, "dot segment"},
+		{"dot segment", "/static/./x", nil, false, "dot segment"},
+		{"trailing dot-dot", "/static/..", nil, false, "dot segment"},
+		{"encoded dot-dot", "/static/%2e%2E/x", nil, false, "dot segment"},
+		{"dot-dot before an encoded slash", "/static/..%2fx", nil, false, "dot segment"},
+		{"dot-dot before an encoded backslash", "/static/..%5Cx", nil, false, "dot segment"},
+		{"dot-dot with path parameters", "/static/..;a=b/x", nil, false, "dot segment"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,5 +222,36 @@ func TestVaryChangeDropsOldVariants(t *testing.T) {
 	s.mem.CleanUp()
 	if n := s.Len(); n != 1 {
 		t.Errorf("%d objects after the Vary change, want 1", n)
+	}
+}
+
+func TestHasDotSegment(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/":                 false,
+		"/static/app.js":    false,
+		"/.well-known/x":    false,
+		"/a..b/c.":          false,
+		"/a/...":            false,
+		"/a/..":             true,
+		"/a/.":              true,
+		"/../a":             true,
+		"./a":               true,
+		"/a/../b":           true,
+		"/a/..%2Fb":         true,
+		"/a/..%5Cb":         true,
+		"/a/.%2F":           true,
+		`/a/..\b`:           true,
+		"/a/..;x=1/b":       true,
+		"/a/x;..":           false,
+		"/a/%2E%2E/b":       false, // callers pass normalised paths (%2E is decoded)
+		"/a/..%2":           false,
+		"/a/b%2F..%2Fc.txt": true,
+	} {
+		if got := hasDotSegment(p); got != want {
+			t.Errorf("hasDotSegment(%q) = %v, want %v", p, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { hasDotSegment("/static/app.v2.js") }); n != 0 {
+		t.Errorf("%v allocations per call", n)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"runtime"
 	"strconv"
 	"strings"
@@ -113,6 +114,40 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// gate holds origin handlers until the test opens it; openOnCleanup
+// opens it when the test ends, so a failing test does not leave handlers
+// blocked (and the servers' Close waiting for them).
+type gate struct {
+	ch   chan struct{}
+	once sync.Once
+}
+
+func newGate() *gate { return &gate{ch: make(chan struct{})} }
+
+func (g *gate) open() { g.once.Do(func() { close(g.ch) }) }
+
+// openOnCleanup must be called after the servers are started: cleanups
+// run last-in first-out.
+func openOnCleanup(t *testing.T, gates ...*gate) {
+	t.Cleanup(func() {
+		for _, g := range gates {
+			g.open()
+		}
+	})
+}
+
+// recv receives from ch, failing the test after 10 s.
+func recv[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
 	}
 }
 
@@ -570,13 +605,14 @@ func flightWaiters() int {
 func TestCacheCoalescing(t *testing.T) {
 	const n = 8
 	arrived := make(chan struct{}, n)
-	release := make(chan struct{})
+	release := newGate()
 	ce, o := newCachedOrigin(t, api.CachePolicy{}, func(w http.ResponseWriter, r *http.Request) {
 		arrived <- struct{}{}
-		<-release
+		<-release.ch
 		w.Header().Set("Cache-Control", "max-age=60")
 		io.WriteString(w, "shared body")
 	})
+	openOnCleanup(t, release)
 	type result struct {
 		body, status string
 		code         int
@@ -596,13 +632,13 @@ func TestCacheCoalescing(t *testing.T) {
 			results <- result{string(b), resp.Header.Get("Cache-Status"), resp.StatusCode}
 		}()
 	}
-	<-arrived
+	recv(t, arrived, "the origin request")
 	// Everyone else is waiting for the one origin request.
 	waitUntil(t, strconv.Itoa(n-1)+" requests waiting on the flight", func() bool { return flightWaiters() == n-1 })
-	close(release)
+	release.open()
 	coalesced := 0
 	for range n {
-		r := <-results
+		r := recv(t, results, "a response")
 		if r.code != 200 || r.body != "shared body" {
 			t.Errorf("status %d body %q", r.code, r.body)
 		}
@@ -624,7 +660,7 @@ func TestCacheCoalescing(t *testing.T) {
 func TestCacheCoalescingUncacheable(t *testing.T) {
 	const n = 5
 	arrived := make(chan struct{}, 2*n)
-	sendHead, sendBody, holdNext := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	sendHead, sendBody, holdNext := newGate(), newGate(), newGate()
 	var mu sync.Mutex
 	calls := 0
 	ce, o := newCachedOrigin(t, api.CachePolicy{}, func(w http.ResponseWriter, r *http.Request) {
@@ -636,19 +672,20 @@ func TestCacheCoalescingUncacheable(t *testing.T) {
 		switch {
 		case call == 1: // the leader: slow head, slow body
 			arrived <- struct{}{}
-			<-sendHead
+			<-sendHead.ch
 			w.WriteHeader(200)
 			w.(http.Flusher).Flush()
-			<-sendBody
+			<-sendBody.ch
 			io.WriteString(w, "leader")
 		case call == n+1: // the first request after the pass: held
 			arrived <- struct{}{}
-			<-holdNext
+			<-holdNext.ch
 			io.WriteString(w, "held")
 		default:
 			io.WriteString(w, "direct")
 		}
 	})
+	openOnCleanup(t, sendHead, sendBody, holdNext)
 	fetch := func(out chan<- string) {
 		req, _ := http.NewRequest("GET", ce.srv.URL+"/private", nil)
 		req.Host = cacheHost
@@ -663,13 +700,13 @@ func TestCacheCoalescingUncacheable(t *testing.T) {
 	}
 	leader := make(chan string, 1)
 	go fetch(leader)
-	<-arrived
+	recv(t, arrived, "the leader at the origin")
 	followers := make(chan string, n-1)
 	for range n - 1 {
 		go fetch(followers)
 	}
 	waitUntil(t, "followers waiting on the flight", func() bool { return flightWaiters() == n-1 })
-	close(sendHead)
+	sendHead.open()
 	// The leader's body is still held; the followers must finish anyway.
 	timeout := time.After(10 * time.Second)
 	for range n - 1 {
@@ -682,8 +719,8 @@ func TestCacheCoalescingUncacheable(t *testing.T) {
 			t.Fatal("followers still wait for an uncacheable response's body")
 		}
 	}
-	close(sendBody)
-	if b := <-leader; b != "leader" {
+	sendBody.open()
+	if b := recv(t, leader, "the leader"); b != "leader" {
 		t.Errorf("leader got %q", b)
 	}
 
@@ -691,7 +728,7 @@ func TestCacheCoalescingUncacheable(t *testing.T) {
 	// origin goes straight there.
 	held := make(chan string, 1)
 	go fetch(held)
-	<-arrived
+	recv(t, arrived, "the held request at the origin")
 	other := make(chan string, 1)
 	go fetch(other)
 	select {
@@ -702,8 +739,8 @@ func TestCacheCoalescingUncacheable(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("a request for an uncacheable key queued behind another")
 	}
-	close(holdNext)
-	if b := <-held; b != "held" {
+	holdNext.open()
+	if b := recv(t, held, "the held request"); b != "held" {
 		t.Errorf("held request got %q", b)
 	}
 	if c := o.count(); c != n+2 {
@@ -715,16 +752,17 @@ func TestCacheCoalescingUncacheable(t *testing.T) {
 // variant than the leader stored does not get the leader's response.
 func TestCacheCoalescingVary(t *testing.T) {
 	arrived := make(chan struct{}, 2)
-	release := make(chan struct{})
+	release := newGate()
 	ce, o := newCachedOrigin(t, api.CachePolicy{}, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("Vary", "Accept-Language")
 		if r.Header.Get("Accept-Language") == "de" {
 			arrived <- struct{}{}
-			<-release
+			<-release.ch
 		}
 		io.WriteString(w, "lang="+r.Header.Get("Accept-Language"))
 	})
+	openOnCleanup(t, release)
 	fetch := func(lang string, out chan<- string) {
 		req, _ := http.NewRequest("GET", ce.srv.URL+"/v", nil)
 		req.Host = cacheHost
@@ -740,14 +778,14 @@ func TestCacheCoalescingVary(t *testing.T) {
 	}
 	de, fr := make(chan string, 1), make(chan string, 1)
 	go fetch("de", de)
-	<-arrived
+	recv(t, arrived, "the first request at the origin")
 	go fetch("fr", fr)
 	waitUntil(t, "the second request waiting on the flight", func() bool { return flightWaiters() == 1 })
-	close(release)
-	if b := <-de; b != "lang=de" {
+	release.open()
+	if b := recv(t, de, "de"); b != "lang=de" {
 		t.Errorf("de got %q", b)
 	}
-	if b := <-fr; b != "lang=fr" {
+	if b := recv(t, fr, "fr"); b != "lang=fr" {
 		t.Errorf("fr got %q", b)
 	}
 	if o.count() != 2 {
@@ -1097,7 +1135,7 @@ func allTrue(m map[string]bool) bool {
 func TestCachePurgeThroughHandler(t *testing.T) {
 	var mu sync.Mutex
 	version := 0
-	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	arrived, release := make(chan struct{}, 1), newGate()
 	hold := false
 	ce, o := newCachedOrigin(t, api.CachePolicy{}, func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
@@ -1106,12 +1144,13 @@ func TestCachePurgeThroughHandler(t *testing.T) {
 		mu.Unlock()
 		if h {
 			arrived <- struct{}{}
-			<-release
+			<-release.ch
 		}
 		w.Header().Set("Cache-Control", "max-age=600")
 		w.Header().Set("Surrogate-Key", "product-1 all-products")
 		io.WriteString(w, "v"+strconv.Itoa(v))
 	})
+	openOnCleanup(t, release)
 	resp, _ := ce.get(t, "GET", "/product/1", nil)
 	if resp.Header.Get("Surrogate-Key") != "" {
 		t.Errorf("Surrogate-Key reached the client: %q", resp.Header.Get("Surrogate-Key"))
@@ -1143,14 +1182,14 @@ func TestCachePurgeThroughHandler(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		done <- string(b)
 	}()
-	<-arrived
+	recv(t, arrived, "the fill at the origin")
 	ce.clock.Advance(time.Second)
 	ce.store.ApplyPurge(api.Purge{Hostname: cacheHost, URLs: []string{"/product/1"}}, nil, ce.clock.Now())
 	mu.Lock()
 	hold = false
 	mu.Unlock()
-	close(release)
-	if b := <-done; b != "v3" {
+	release.open()
+	if b := recv(t, done, "the in-flight request"); b != "v3" {
 		t.Fatalf("in-flight request got %q", b)
 	}
 	if _, body := ce.get(t, "GET", "/product/1", nil); body != "v4" {
@@ -1178,5 +1217,144 @@ func TestCacheOnlyIfCached(t *testing.T) {
 	// A client's no-cache goes to the origin.
 	if resp, _ := ce.get(t, "GET", "/o", map[string]string{"Cache-Control": "no-cache"}); o.count() != 2 || !strings.Contains(resp.Header.Get("Cache-Status"), "fwd=request") {
 		t.Errorf("no-cache: Cache-Status %q, origin requests %d", resp.Header.Get("Cache-Status"), o.count())
+	}
+}
+
+// TestCacheDeceptionDotSegments: a path rule cannot be escaped with dot
+// segments. An origin that resolves "/static/../account" serves the
+// account page; the aggressive "/static/*" rule must not store it, or the
+// next visitor of that URL gets the victim's page (web cache deception).
+func TestCacheDeceptionDotSegments(t *testing.T) {
+	ce, o := newCachedOrigin(t, api.CachePolicy{
+		Rules: []api.CacheRule{{Path: "/static/*", Action: api.CacheAggressive, TTL: "1h"}},
+	}, func(w http.ResponseWriter, r *http.Request) {
+		// No cache headers: many applications send none.
+		p := path.Clean(r.URL.Path)
+		if p == "/account" {
+			c, err := r.Cookie("sid")
+			if err != nil {
+				io.WriteString(w, "please log in")
+				return
+			}
+			io.WriteString(w, "account page of "+c.Value)
+			return
+		}
+		io.WriteString(w, "file "+p)
+	})
+	for _, p := range []string{"/static/../account", "/static/%2e%2e/account", "/static/./../account"} {
+		_, body := ce.get(t, "GET", p, map[string]string{"Cookie": "sid=victim"})
+		if body != "account page of victim" {
+			t.Fatalf("%s: the origin does not resolve dot segments: %q", p, body)
+		}
+		resp, body := ce.get(t, "GET", p, nil)
+		if strings.Contains(body, "victim") {
+			t.Errorf("%s: the victim's page was stored (Cache-Status %q)", p, resp.Header.Get("Cache-Status"))
+		}
+	}
+	// The rule still works for real static files.
+	ce.get(t, "GET", "/static/app.js", nil)
+	n := o.count()
+	if _, body := ce.get(t, "GET", "/static/app.js", nil); body != "file /static/app.js" || o.count() != n {
+		t.Errorf("static file not cached: %q", body)
+	}
+}
+
+// TestRefreshed: a 304 updates the stored header fields except those that
+// describe the stored body (RFC 9111 §3.2).
+func TestRefreshed(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	obj := &cache.Object{Status: 200, Body: []byte("thirteen byte"), Header: http.Header{
+		"Etag": {`"v1"`}, "Content-Length": {"13"}, "Content-Type": {"text/plain"}, "Content-Encoding": {"gzip"},
+		"X-Version": {"1"}, "Cache-Control": {"max-age=60"}, "Age": {"100"},
+	}, RequestTime: t0, ResponseTime: t0, StoredAt: t0}
+	resp := http.Header{
+		"Etag": {`"v2"`}, "Content-Length": {"999"}, "Content-Encoding": {"br"}, "X-Version": {"2"},
+		"Cache-Control": {"max-age=120"}, "Set-Cookie": {"sid=1"}, "Connection": {"close"}, "X-Request-Id": {"origin-id"},
+	}
+	later := t0.Add(time.Hour)
+	n := refreshed(obj, resp, later, later.Add(time.Second))
+	want := http.Header{
+		"Etag": {`"v1"`}, "Content-Length": {"13"}, "Content-Type": {"text/plain"}, "Content-Encoding": {"gzip"},
+		"X-Version": {"2"}, "Cache-Control": {"max-age=120"},
+	}
+	if len(n.Header) != len(want) {
+		t.Errorf("header %v, want %v", n.Header, want)
+	}
+	for k, v := range want {
+		if got := n.Header.Get(k); got != v[0] {
+			t.Errorf("%s = %q, want %q", k, got, v[0])
+		}
+	}
+	if !n.RequestTime.Equal(later) || !n.ResponseTime.Equal(later.Add(time.Second)) || !n.StoredAt.Equal(later) {
+		t.Errorf("times not updated: %v %v %v", n.RequestTime, n.ResponseTime, n.StoredAt)
+	}
+	if obj.Header.Get("X-Version") != "1" || obj.Header.Get("Age") != "100" {
+		t.Error("the stored object was modified in place")
+	}
+}
+
+// TestCacheLargeObjectStreamsThrough: a body over MaxObjectBytes reaches
+// the client whole and is not stored, with or without a Content-Length.
+func TestCacheLargeObjectStreamsThrough(t *testing.T) {
+	ce := newCacheEdge(t, cache.Config{MaxObjectBytes: 1 << 10})
+	big := strings.Repeat("x", 4<<10)
+	o := newTestOrigin(t, ce.clock, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		if r.URL.Path == "/chunked" {
+			for i := 0; i < len(big); i += 512 {
+				io.WriteString(w, big[i:i+512])
+				w.(http.Flusher).Flush()
+			}
+			return
+		}
+		if r.URL.Path == "/small" {
+			io.WriteString(w, "small")
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+		io.WriteString(w, big)
+	})
+	ce.put(t, cachedSite(o.srv.URL, api.CachePolicy{}))
+	for _, p := range []string{"/sized", "/chunked"} {
+		for i := range 2 {
+			resp, body := ce.get(t, "GET", p, nil)
+			if resp.StatusCode != 200 || body != big {
+				t.Fatalf("%s #%d: status %d, %d bytes", p, i, resp.StatusCode, len(body))
+			}
+		}
+	}
+	if o.count() != 4 {
+		t.Errorf("%d origin requests, want 4 (nothing stored)", o.count())
+	}
+	ce.get(t, "GET", "/small", nil)
+	if resp, _ := ce.get(t, "GET", "/small", nil); !strings.HasPrefix(resp.Header.Get("Cache-Status"), "rampart; hit") {
+		t.Errorf("a small object was not stored: %q", resp.Header.Get("Cache-Status"))
+	}
+}
+
+// TestCacheVaryOnEdgeHeaders: a response varying on a header the edge
+// sets per client is one client's and not stored; one varying on a header
+// the edge sets from the key (X-Forwarded-Host) or strips is stored once,
+// whatever the client sent in it.
+func TestCacheVaryOnEdgeHeaders(t *testing.T) {
+	ce, o := newCachedOrigin(t, api.CachePolicy{}, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		switch r.URL.Path {
+		case "/per-client":
+			w.Header().Set("Vary", "X-Forwarded-For")
+			io.WriteString(w, "for "+r.Header.Get("X-Forwarded-For"))
+		case "/host":
+			w.Header().Set("Vary", "X-Forwarded-Host, X-Original-URL")
+			io.WriteString(w, "host "+r.Header.Get("X-Forwarded-Host")+r.Header.Get("X-Original-URL"))
+		}
+	})
+	ce.get(t, "GET", "/per-client", nil)
+	if resp, _ := ce.get(t, "GET", "/per-client", nil); o.count() != 2 {
+		t.Errorf("a response varying on X-Forwarded-For was stored: %q", resp.Header.Get("Cache-Status"))
+	}
+	ce.get(t, "GET", "/host", map[string]string{"X-Forwarded-Host": "evil.example", "X-Original-URL": "/evil"})
+	resp, body := ce.get(t, "GET", "/host", nil)
+	if body != "host "+cacheHost || !strings.HasPrefix(resp.Header.Get("Cache-Status"), "rampart; hit") || o.count() != 3 {
+		t.Errorf("Vary: X-Forwarded-Host: body %q Cache-Status %q, origin requests %d", body, resp.Header.Get("Cache-Status"), o.count())
 	}
 }

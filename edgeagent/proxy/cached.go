@@ -47,7 +47,8 @@ const coalesceWait = 15 * time.Second
 var unkeyedHeaders = []string{
 	"X-Original-Url", "X-Rewrite-Url", "X-Host", "X-Forwarded-Server", "X-Forwarded-Scheme",
 	"X-Forwarded-Ssl", "X-Forwarded-Prefix", "X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
-	"X-Original-Host", "X-Forwarded-Uri", "X-Proxyuser-Ip",
+	"X-Original-Host", "X-Forwarded-Uri", "X-Proxyuser-Ip", "X-Forwarded-Protocol", "X-Url-Scheme",
+	"Front-End-Https", "X-Forwarded-Path", "X-Backend-Host",
 	// Conditionals and ranges: a fill fetches the full object; the cache
 	// answers the client's conditional or range itself.
 	"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range",

@@ -76,7 +76,11 @@ func (r *runner) runWorkload(ctx context.Context, w workload) *workloadResult {
 			if ctx.Err() != nil {
 				break
 			}
-			run, err := r.measure(ctx, w, e.srv, r.opts.Duration)
+			d := r.opts.Duration
+			if r.opts.Smoke {
+				d = max(d, w.MinSmoke)
+			}
+			run, err := r.measure(ctx, w, e.srv, d)
 			if err != nil {
 				if ctx.Err() == nil {
 					e.row.Failed = true
