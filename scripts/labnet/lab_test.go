@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rampart-edge/rampart/controlsvc/api"
 )
 
@@ -203,6 +204,23 @@ func TestLabEndToEnd(t *testing.T) {
 				return nil
 			})
 		}
+		// The certificate goes with the site. Wait for that before
+		// re-creating it, or a slow manager could delete the old
+		// certificate after the edges started serving the new site with it.
+		js, err := jetstream.New(cnc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		certsKV, err := js.KeyValue(ctx, api.BucketCerts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the demo certificate deleted", 30*time.Second, func() error {
+			if _, err := certsKV.Get(ctx, DemoHost); !errors.Is(err, jetstream.ErrKeyNotFound) {
+				return fmt.Errorf("still there (%v)", err)
+			}
+			return nil
+		})
 		if err := l.CreateDemoSite(ctx); err != nil {
 			t.Fatal(err)
 		}
