@@ -197,7 +197,13 @@ func TestServiceEndToEnd(t *testing.T) {
 		t.Fatalf("certificate does not verify against CACertPEM: %v", err)
 	}
 
+	// The issuance outcome is written just after the certificate: wait
+	// for it (bounded).
 	code, body := call(t, svc, "GET", "/api/v1/sites/shop.example/cert", "")
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(body, `"issuance":{"state":"ok"`) && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		code, body = call(t, svc, "GET", "/api/v1/sites/shop.example/cert", "")
+	}
 	var st struct {
 		Issuer    string    `json:"issuer"`
 		NotBefore time.Time `json:"not_before"`

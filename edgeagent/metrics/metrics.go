@@ -41,6 +41,7 @@ type Metrics struct {
 	origin   family[string, *histogram]
 	limited  family[ruleKey, *atomic.Uint64]
 	wafRules family[ruleKey, *atomic.Uint64]
+	cache    family[ruleKey, *atomic.Uint64] // rule is the cache outcome
 
 	gmu    sync.Mutex
 	gauges []gauge
@@ -66,6 +67,7 @@ func New() *Metrics {
 		origin:   newFamily[string](func() *histogram { return new(histogram) }),
 		limited:  newFamily[ruleKey](func() *atomic.Uint64 { return new(atomic.Uint64) }),
 		wafRules: newFamily[ruleKey](func() *atomic.Uint64 { return new(atomic.Uint64) }),
+		cache:    newFamily[ruleKey](func() *atomic.Uint64 { return new(atomic.Uint64) }),
 	}
 }
 
@@ -85,6 +87,9 @@ func (m *Metrics) Observe(e *accesslog.Entry) {
 	m.requests.get(reqKey{site, e.Status, e.Action}, reqKey{site: "_other"}).Add(1)
 	if e.Origin != "" && e.OriginDuration > 0 {
 		m.origin.get(site, "_other").observe(e.OriginDuration)
+	}
+	if e.Cache != "" {
+		m.cache.get(ruleKey{site, e.Cache}, ruleKey{"_other", "_other"}).Add(1)
 	}
 	if e.RateLimitRule != "" {
 		m.limited.get(ruleKey{site, e.RateLimitRule}, ruleKey{"_other", "_other"}).Add(1)
@@ -199,6 +204,7 @@ func (m *Metrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	}
 	rules("rampart_rate_limited_total", "Requests refused by a rate limit, by site and rule.", "rule", &m.limited)
 	rules("rampart_waf_rule_hits_total", "Rules matched by requests the WAF blocked, challenged or tarpitted.", "rule_id", &m.wafRules)
+	rules("rampart_cache_requests_total", "Requests by cache outcome (hit, stale, revalidated, miss, uncacheable, bypass); hit ratio = (hit+stale+revalidated) / (those + miss).", "result", &m.cache)
 
 	m.gmu.Lock()
 	gauges := slices.Clone(m.gauges)

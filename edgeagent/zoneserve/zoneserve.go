@@ -35,13 +35,24 @@ func New(records []dns.RR) *Server {
 // Start listens on addr (host:port, port 0 for a free one) over UDP and
 // TCP on the same port and serves in the background.
 func (s *Server) Start(addr string) error {
-	pc, err := net.ListenPacket("udp", addr)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
+	var pc net.PacketConn
+	var ln net.Listener
+	var err error
+	// With port 0 the UDP port is free but the same TCP port may not be
+	// (another process): try a few ports.
+	for range 10 {
+		if pc, err = net.ListenPacket("udp", addr); err != nil {
+			return err
+		}
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			break
+		}
 		pc.Close()
+		if _, port, _ := net.SplitHostPort(addr); port != "0" {
+			return err
+		}
+	}
+	if err != nil {
 		return err
 	}
 	s.addr = pc.LocalAddr().String()
