@@ -36,9 +36,10 @@ type diskTier struct {
 	bases  map[string][]string // base → keys
 	bytes  int64
 
-	queue chan *Object
-	wg    sync.WaitGroup
-	quit  chan struct{}
+	queue     chan *Object
+	wg        sync.WaitGroup
+	quit      chan struct{}
+	closeOnce sync.Once
 }
 
 type diskEntry struct {
@@ -323,7 +324,7 @@ func (d *diskTier) purge(host string, before time.Time, match func(o *Object) bo
 }
 
 func (d *diskTier) close() error {
-	close(d.quit)
+	d.closeOnce.Do(func() { close(d.quit) })
 	d.wg.Wait()
 	return nil
 }
