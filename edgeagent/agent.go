@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -55,17 +56,19 @@ type Agent struct {
 	front   *admission.Handler // wraps handler: in-flight and body caps
 	metrics *metrics.Metrics
 	events  *events.Sampler
-	cache   *cache.Store     // nil when off
-	trusted *realip.Resolver // trusted proxies: no per-address connection cap
-	blocked *blocklist.List
-	feed    *blocklist.Feed // blocked: block_cidrs plus the list pushed over NATS
-	conns   []*connlimit.Listener
-	alog    *accesslog.Logger
-	logFile io.Closer
-	dns     *geodns.Server // nil without a dns section
-	gate    *wafgate.Gate
-	acme    *challenge.Store // ACME HTTP-01 tokens from the "acme" bucket
-	wafLog  io.Closer
+	cache   *cache.Store // nil when off
+	// diskReleased is set once the cache's disk tier serves (releaseDisk).
+	diskReleased atomic.Bool
+	trusted      *realip.Resolver // trusted proxies: no per-address connection cap
+	blocked      *blocklist.List
+	feed         *blocklist.Feed // blocked: block_cidrs plus the list pushed over NATS
+	conns        []*connlimit.Listener
+	alog         *accesslog.Logger
+	logFile      io.Closer
+	dns          *geodns.Server // nil without a dns section
+	gate         *wafgate.Gate
+	acme         *challenge.Store // ACME HTTP-01 tokens from the "acme" bucket
+	wafLog       io.Closer
 
 	mu        sync.Mutex
 	nc        *nats.Conn
@@ -395,7 +398,20 @@ func (a *Agent) connectNATS(ctx context.Context) error {
 	a.goRun(func() { a.events.Run(ctx, nc.Publish) })
 	if a.cache != nil {
 		pg := purger.New(purger.Config{Conn: nc, Region: a.cfg.Region, Node: a.cfg.Node, APIPrefix: prefix,
-			Apply: a.ApplyPurge, Log: a.log.With("component", "purge")})
+			Apply: a.ApplyPurge, Log: a.log.With("component", "purge"), Synced: a.releaseDisk})
+		if a.cache.HasDisk() {
+			// Objects kept on disk across a restart are served once the
+			// purges issued meanwhile are applied — or, when the region's
+			// purges cannot be read, after DiskHoldTimeout.
+			a.cache.HoldDisk()
+			a.goRun(func() {
+				select {
+				case <-ctx.Done():
+				case <-time.After(DiskHoldTimeout):
+					a.releaseDisk()
+				}
+			})
+		}
 		a.goRun(func() {
 			if err := pg.Run(ctx); err != nil {
 				a.log.Error("purge", "err", err)
@@ -433,6 +449,17 @@ func (a *Agent) heartbeat() api.Heartbeat {
 		HTTPAddr:  a.Addr("http"),
 		Cache:     cacheTotal,
 		SiteCache: cacheSites,
+	}
+}
+
+// DiskHoldTimeout bounds how long the cache's disk tier waits for the
+// region's purges after a start before it serves anyway.
+const DiskHoldTimeout = 15 * time.Second
+
+func (a *Agent) releaseDisk() {
+	if a.cache != nil && a.diskReleased.CompareAndSwap(false, true) {
+		a.cache.ReleaseDisk()
+		a.log.Info("cache disk tier serving", "component", "cache")
 	}
 }
 

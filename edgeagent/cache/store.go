@@ -50,6 +50,9 @@ type Store struct {
 	flights  map[string]*Flight
 	pass     map[string]time.Time // keys known to be uncacheable, until
 
+	// diskHeld keeps the disk tier out of lookups (see HoldDisk).
+	diskHeld atomic.Bool
+
 	// Counters.
 	stored, evicted, purged atomic.Uint64
 }
@@ -144,7 +147,21 @@ func (s *Store) Lookup(base string, h http.Header) *Object {
 	return nil
 }
 
+// HoldDisk keeps lookups away from the disk tier until ReleaseDisk: after a
+// restart, objects on disk may predate purges issued while the edge was
+// away, so they are not served until those purges have been applied.
+func (s *Store) HoldDisk() { s.diskHeld.Store(true) }
+
+// ReleaseDisk lets lookups use the disk tier again.
+func (s *Store) ReleaseDisk() { s.diskHeld.Store(false) }
+
+// HasDisk reports whether the store has a disk tier.
+func (s *Store) HasDisk() bool { return s.disk != nil }
+
 func (s *Store) fromDisk(base string, h http.Header) *Object {
+	if s.diskHeld.Load() {
+		return nil
+	}
 	o := s.disk.get(base, h)
 	if o != nil {
 		s.Put(o)

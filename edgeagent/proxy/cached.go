@@ -34,6 +34,7 @@ const (
 const (
 	ActionCacheHit   = "cache_hit"
 	ActionCacheStale = "cache_stale"
+	ActionCacheMiss  = "cache_miss" // only-if-cached and not in the cache: 504
 )
 
 // coalesceWait bounds how long a request waits for another one fetching
@@ -166,7 +167,7 @@ func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, site *cata
 		}
 	}
 	if reqCC.OnlyIfCached {
-		e.Action, e.Status, e.Cache = ActionCacheHit, http.StatusGatewayTimeout, CacheMiss
+		e.Action, e.Status, e.Cache = ActionCacheMiss, http.StatusGatewayTimeout, CacheMiss
 		w.Header().Set("Cache-Status", cacheStatus("fwd=miss", "detail=only-if-cached"))
 		h.writeError(w, e, "only-if-cached: the response is not in the cache")
 		return true

@@ -32,6 +32,9 @@ type Config struct {
 	Log   *slog.Logger
 	Retry time.Duration
 	Now   func() time.Time
+	// Synced, when set, is called once, after the first watch has applied
+	// every purge stored in the region's copy.
+	Synced func()
 }
 
 // Purger runs the subscription and the watcher.
@@ -40,6 +43,8 @@ type Purger struct {
 
 	mu      sync.Mutex
 	applied map[string]*application // purge id → its application
+
+	syncedOnce sync.Once
 }
 
 // application is one purge being or having been applied; done closes once
@@ -183,6 +188,9 @@ func (pg *Purger) watch(ctx context.Context) error {
 			}
 			if u == nil {
 				initialDone = true
+				if pg.cfg.Synced != nil {
+					pg.syncedOnce.Do(pg.cfg.Synced)
+				}
 				continue
 			}
 			if u.Operation() != jetstream.KeyValuePut {

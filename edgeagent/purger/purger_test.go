@@ -82,7 +82,9 @@ func TestPurgerAppliesStoredAndLivePurges(t *testing.T) {
 	}
 	rec := &recorder{}
 	now := time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC)
+	synced := make(chan int, 1)
 	pg := New(Config{Conn: nc, Region: "lab", Node: "n1", Apply: rec.apply, Now: func() time.Time { return now },
+		Synced: func() { synced <- len(rec.list()) },
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Retry: 50 * time.Millisecond})
 	done := make(chan struct{})
 	go func() { pg.Run(ctx); close(done) }()
@@ -93,6 +95,14 @@ func TestPurgerAppliesStoredAndLivePurges(t *testing.T) {
 	got := rec.list()
 	if len(got) != 1 || got[0].id != "old" || !got[0].before.Equal(issued) {
 		t.Fatalf("stored purge applied as %+v, want once as of its issue time %v", got, issued)
+	}
+	select {
+	case n := <-synced:
+		if n != 1 {
+			t.Fatalf("Synced called after %d applications, want after the stored one", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Synced not called after the initial replay")
 	}
 
 	// Live: written to the bucket and sent as a request, like controlsvc.

@@ -178,6 +178,10 @@ func TestLabEndToEnd(t *testing.T) {
 		testPurge(t, ctx, l, roots)
 	})
 
+	t.Run("a purge issued while an edge is down reaches its disk cache", func(t *testing.T) {
+		testPurgeWhileDown(t, ctx, l, roots)
+	})
+
 	t.Run("an origin change propagates", func(t *testing.T) {
 		s := l.DemoSite()
 		s.Origins[0].URL = l.OriginB.URL()

@@ -183,8 +183,11 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 			AccessLog:           filepath.Join(cfg.Dir, "edges", node, "access.log"),
 			AllowPrivateOrigins: true,
 			HeartbeatInterval:   edgeagent.Duration(cfg.HeartbeatInterval),
-			Version:             "lab",
-			DNS:                 &dc,
+			// A disk tier, so cached objects outlive an edge restart (and
+			// the purges issued meanwhile must reach them).
+			Cache:   edgeagent.CacheConfig{DiskDir: filepath.Join(cfg.Dir, "edges", node, "cache"), DiskMaxBytes: 256 << 20},
+			Version: "lab",
+			DNS:     &dc,
 		}
 		l.edges[r] = e
 		if err := l.StartEdge(ctx, r); err != nil {
