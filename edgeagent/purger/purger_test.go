@@ -85,7 +85,7 @@ func TestPurgerAppliesStoredAndLivePurges(t *testing.T) {
 	synced := make(chan int, 1)
 	pg := New(Config{Conn: nc, Region: "lab", Node: "n1", Apply: rec.apply, Now: func() time.Time { return now },
 		Synced: func() { synced <- len(rec.list()) },
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Retry: 50 * time.Millisecond})
+		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)), Retry: 50 * time.Millisecond})
 	done := make(chan struct{})
 	go func() { pg.Run(ctx); close(done) }()
 	deadline := time.Now().Add(10 * time.Second)
