@@ -79,15 +79,23 @@ func (f Fleet) NATSScript(node string) ([]byte, error) {
 // edgeagent.Config that a deployment sets). The origin-pull certificate is
 // installed at OriginPullCert and OriginPullKey for the origin mTLS feature.
 type EdgeConfig struct {
-	Region    string   `json:"region"`
-	Node      string   `json:"node"`
-	HTTPAddr  string   `json:"http_addr"`
-	HTTPSAddr string   `json:"https_addr"`
-	AdminAddr string   `json:"admin_addr"`
-	NATS      EdgeNATS `json:"nats"`
-	SealKey   string   `json:"seal_key"`
-	DataDir   string   `json:"data_dir"`
-	AccessLog string   `json:"access_log"`
+	Region    string    `json:"region"`
+	Node      string    `json:"node"`
+	HTTPAddr  string    `json:"http_addr"`
+	HTTPSAddr string    `json:"https_addr"`
+	AdminAddr string    `json:"admin_addr"`
+	NATS      EdgeNATS  `json:"nats"`
+	SealKey   string    `json:"seal_key"`
+	DataDir   string    `json:"data_dir"`
+	AccessLog string    `json:"access_log"`
+	Cache     EdgeCache `json:"cache"`
+}
+
+// EdgeCache is the edge's HTTP cache: a disk tier under the data directory
+// (bounded by the edge's default, 4 GiB), so cached objects survive a
+// restart or a rollout.
+type EdgeCache struct {
+	DiskDir string `json:"disk_dir"`
 }
 
 // EdgeNATS is how the edge reaches its region's NATS cluster.
@@ -124,6 +132,7 @@ func (f Fleet) ServicesScript(node string) ([]byte, error) {
 		HTTPAddr: ":80", HTTPSAddr: ":443", AdminAddr: "127.0.0.1:" + port(EdgeAdminPort),
 		NATS:    EdgeNATS{URLs: f.ClientURLs(r), User: natsconf.EdgeUser(r.Name), Password: f.NATS.Credentials.EdgePasswords[r.Name]},
 		SealKey: f.EdgeSealKey, DataDir: "/var/lib/rampart/edge", AccessLog: "-",
+		Cache: EdgeCache{DiskDir: "/var/lib/rampart/edge/cache"},
 	}
 	files, err := f.serviceFiles(EdgeUnit(), EdgeConfigFile, edge)
 	if err != nil {
