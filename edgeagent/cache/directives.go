@@ -2,6 +2,7 @@ package cache
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,7 +42,8 @@ func ParseDirectives(lines []string) Directives {
 		return d
 	}
 	d.present = true
-	seen := map[string]bool{}
+	var seenBuf [16]string // no allocation for the usual handful of directives
+	seen := seenBuf[:0]
 	for _, line := range lines {
 		for len(line) > 0 {
 			var item string
@@ -52,10 +54,10 @@ func ParseDirectives(lines []string) Directives {
 				continue
 			}
 			val = strings.TrimSpace(val)
-			if seen[name] {
+			if slices.Contains(seen, name) {
 				continue
 			}
-			seen[name] = true
+			seen = append(seen, name)
 			switch name {
 			case "max-age":
 				d.MaxAge = deltaSeconds(val, hasVal)
