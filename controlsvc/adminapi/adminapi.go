@@ -385,24 +385,8 @@ func (h *handler) internal(w http.ResponseWriter, r *http.Request, action, host 
 // readSite reads a JSON site from a write request, answering the request
 // itself when it cannot.
 func readSite(w http.ResponseWriter, r *http.Request) (api.Site, bool) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		writeError(w, http.StatusUnsupportedMediaType, errorBody{Error: "Content-Type must be application/json"})
-		return api.Site{}, false
-	}
-	tooLarge := errorBody{Error: fmt.Sprintf("body is larger than %d bytes", api.MaxSiteBytes)}
-	if r.ContentLength > api.MaxSiteBytes {
-		writeError(w, http.StatusRequestEntityTooLarge, tooLarge)
-		return api.Site{}, false
-	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, api.MaxSiteBytes))
-	if err != nil {
-		var tl *http.MaxBytesError
-		if errors.As(err, &tl) {
-			writeError(w, http.StatusRequestEntityTooLarge, tooLarge)
-		} else {
-			writeError(w, http.StatusBadRequest, errorBody{Error: "reading the body failed"})
-		}
+	data, ok := readJSONBody(w, r, api.MaxSiteBytes)
+	if !ok {
 		return api.Site{}, false
 	}
 	site, err := api.DecodeSite(data)
@@ -411,6 +395,31 @@ func readSite(w http.ResponseWriter, r *http.Request) (api.Site, bool) {
 		return api.Site{}, false
 	}
 	return site, true
+}
+
+// readJSONBody reads a JSON request body of at most limit bytes, answering
+// the request itself (415, 413, 400) when it cannot.
+func readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, errorBody{Error: "Content-Type must be application/json"})
+		return nil, false
+	}
+	tooLarge := errorBody{Error: fmt.Sprintf("body is larger than %d bytes", limit)}
+	if r.ContentLength > limit {
+		writeError(w, http.StatusRequestEntityTooLarge, tooLarge)
+		return nil, false
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, tooLarge)
+		} else {
+			writeError(w, http.StatusBadRequest, errorBody{Error: "reading the body failed"})
+		}
+		return nil, false
+	}
+	return data, true
 }
 
 // pathHost returns the normalised {host} of the request path.

@@ -3,8 +3,6 @@ package adminapi
 import (
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"strconv"
 
@@ -39,23 +37,8 @@ func (h *handler) putBlocklist(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		writeError(w, http.StatusUnsupportedMediaType, errorBody{Error: "Content-Type must be application/json"})
-		return
-	}
-	tooLarge := errorBody{Error: fmt.Sprintf("body is larger than %d bytes", api.MaxBlocklistBytes)}
-	if r.ContentLength > api.MaxBlocklistBytes {
-		writeError(w, http.StatusRequestEntityTooLarge, tooLarge)
-		return
-	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, api.MaxBlocklistBytes))
-	if err != nil {
-		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, tooLarge)
-		} else {
-			writeError(w, http.StatusBadRequest, errorBody{Error: "reading the body failed"})
-		}
+	data, ok := readJSONBody(w, r, api.MaxBlocklistBytes)
+	if !ok {
 		return
 	}
 	var l api.Blocklist

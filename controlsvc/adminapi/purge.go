@@ -1,10 +1,6 @@
 package adminapi
 
 import (
-	"errors"
-	"fmt"
-	"io"
-	"mime"
 	"net/http"
 
 	"github.com/rampart-edge/rampart/controlsvc/api"
@@ -27,19 +23,8 @@ func (h *handler) purgeSite(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		writeError(w, http.StatusUnsupportedMediaType, errorBody{Error: "Content-Type must be application/json"})
-		return
-	}
-	tooLarge := errorBody{Error: fmt.Sprintf("body is larger than %d bytes", api.MaxPurgeBytes)}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, api.MaxPurgeBytes))
-	if err != nil {
-		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, tooLarge)
-		} else {
-			writeError(w, http.StatusBadRequest, errorBody{Error: "reading the body failed"})
-		}
+	data, ok := readJSONBody(w, r, api.MaxPurgeBytes)
+	if !ok {
 		return
 	}
 	var req api.PurgeRequest

@@ -8,11 +8,11 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/rampart-edge/rampart/controlsvc/api"
+	"github.com/rampart-edge/rampart/edgeagent/internal/atomicfile"
 )
 
 // FeedConfig configures a Feed.
@@ -102,7 +102,7 @@ func (f *Feed) Apply(value []byte) error {
 			err = nil
 		}
 	} else {
-		err = writeFileAtomic(f.cfg.Path, value)
+		err = atomicfile.Write(f.cfg.Path, value)
 	}
 	if err != nil {
 		// Blocking goes on from memory; only a restart without NATS misses it.
@@ -173,27 +173,4 @@ func (f *Feed) Run(ctx context.Context) {
 		case <-timer.C:
 		}
 	}
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".blocklist-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -7,10 +7,10 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/rampart-edge/rampart/controlsvc/api"
+	"github.com/rampart-edge/rampart/edgeagent/internal/atomicfile"
 )
 
 // DiskStore keeps the last-known-good catalog in one file. Values are stored
@@ -44,34 +44,11 @@ func (d *DiskStore) save(s *Snapshot) {
 	}
 	data, err := json.Marshal(f)
 	if err == nil {
-		err = writeFileAtomic(d.path, data)
+		err = atomicfile.Write(d.path, data)
 	}
 	if err != nil {
 		d.log.Error("save snapshot", "path", d.path, "err", err)
 	}
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".snapshot-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // ErrNoSnapshot means there is no snapshot on disk yet.

@@ -122,6 +122,33 @@ func (s *Syncer) ChallengesSynced() bool { return s.synced[2].Load() }
 // BlocklistSynced reports whether the blocklist bucket completed an initial sync.
 func (s *Syncer) BlocklistSynced() bool { return s.synced[3].Load() }
 
+// WatchBucket opens a watcher on every key of bucket, through the JetStream
+// API prefix when one is set (api.EdgeJSAPIPrefix in the Rampart layout).
+// It first delivers the current values, then nil, then every change.
+func WatchBucket(ctx context.Context, nc *nats.Conn, apiPrefix, bucket string) (jetstream.KeyWatcher, error) {
+	var js jetstream.JetStream
+	var err error
+	if apiPrefix != "" {
+		js, err = jetstream.NewWithAPIPrefix(nc, apiPrefix)
+	} else {
+		js, err = jetstream.New(nc)
+	}
+	if err != nil {
+		return nil, err
+	}
+	openCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	kv, err := js.KeyValue(openCtx, bucket)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", bucket, err)
+	}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("watch bucket %s: %w", bucket, err)
+	}
+	return w, nil
+}
+
 // Run watches the buckets until ctx is done, reopening a watcher that fails.
 func (s *Syncer) Run(ctx context.Context) {
 	type watched struct {
@@ -162,26 +189,10 @@ func (s *Syncer) Run(ctx context.Context) {
 }
 
 func (s *Syncer) watch(ctx context.Context, idx int, name string, sk sink) error {
-	var js jetstream.JetStream
-	var err error
-	if s.cfg.APIPrefix != "" {
-		js, err = jetstream.NewWithAPIPrefix(s.cfg.Conn, s.cfg.APIPrefix)
-	} else {
-		js, err = jetstream.New(s.cfg.Conn)
-	}
+	bucket := api.RegionBucket(name, s.cfg.Region)
+	w, err := WatchBucket(ctx, s.cfg.Conn, s.cfg.APIPrefix, bucket)
 	if err != nil {
 		return err
-	}
-	bucket := api.RegionBucket(name, s.cfg.Region)
-	openCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	kv, err := js.KeyValue(openCtx, bucket)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("open bucket %s: %w", bucket, err)
-	}
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		return fmt.Errorf("watch bucket %s: %w", bucket, err)
 	}
 	defer w.Stop()
 	initial := map[string][]byte{}

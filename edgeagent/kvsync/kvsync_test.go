@@ -14,21 +14,10 @@ import (
 	"github.com/rampart-edge/rampart/controlsvc/api"
 	"github.com/rampart-edge/rampart/edgeagent/catalog"
 	"github.com/rampart-edge/rampart/edgeagent/challenge"
+	"github.com/rampart-edge/rampart/edgeagent/internal/natstest"
 )
 
-func startNATS(t *testing.T) *server.Server {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
-	}
-	t.Cleanup(s.Shutdown)
-	return s
-}
+func startNATS(t *testing.T) *server.Server { return natstest.Start(t) }
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()

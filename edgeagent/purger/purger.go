@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rampart-edge/rampart/controlsvc/api"
+	"github.com/rampart-edge/rampart/edgeagent/kvsync"
 )
 
 // Config configures a Purger.
@@ -155,26 +156,10 @@ func (pg *Purger) handle(m *nats.Msg) {
 }
 
 func (pg *Purger) watch(ctx context.Context) error {
-	var js jetstream.JetStream
-	var err error
-	if pg.cfg.APIPrefix != "" {
-		js, err = jetstream.NewWithAPIPrefix(pg.cfg.Conn, pg.cfg.APIPrefix)
-	} else {
-		js, err = jetstream.New(pg.cfg.Conn)
-	}
+	bucket := api.RegionBucket(api.BucketPurges, pg.cfg.Region)
+	w, err := kvsync.WatchBucket(ctx, pg.cfg.Conn, pg.cfg.APIPrefix, bucket)
 	if err != nil {
 		return err
-	}
-	bucket := api.RegionBucket(api.BucketPurges, pg.cfg.Region)
-	openCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	kv, err := js.KeyValue(openCtx, bucket)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("open bucket %s: %w", bucket, err)
-	}
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		return fmt.Errorf("watch bucket %s: %w", bucket, err)
 	}
 	defer w.Stop()
 	initialDone := false

@@ -49,32 +49,46 @@ func cacheGetWith(roots *x509.CertPool, edgeAddr, host, path string, hdr map[str
 	return resp.StatusCode, resp.Header.Get("Cache-Status"), err
 }
 
-// testPurge caches an object in every region's edge, purges it through the
-// admin API and checks that every edge confirmed and misses next time,
-// while what was not purged stays cached.
-func testPurge(t *testing.T, ctx context.Context, l *Lab, roots *x509.CertPool) {
-	host := "cache.rampart.test"
+// cachedStaticSite creates host in front of a new static origin with an
+// aggressive one-hour cache rule; the origin stops with the test.
+func cachedStaticSite(t *testing.T, ctx context.Context, l *Lab, host string) *StaticOrigin {
+	t.Helper()
 	static, err := StartStaticOrigin("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer static.Close()
+	t.Cleanup(func() { static.Close() })
 	site := api.Site{V: api.Version, Hostname: host, Origins: []api.Origin{{URL: static.URL()}},
 		Cache: api.CachePolicy{Rules: []api.CacheRule{{Path: "/*", Action: api.CacheAggressive, TTL: "1h"}}}}
 	if err := l.CreateSites(ctx, site); err != nil {
 		t.Fatal(err)
 	}
+	return static
+}
+
+// waitCached requests each path from an edge until it is a cache hit.
+func waitCached(t *testing.T, roots *x509.CertPool, e *Edge, host string, paths ...string) {
+	t.Helper()
+	for _, path := range paths {
+		eventually(t, e.Node+" caching "+path, 30*time.Second, func() error {
+			status, cs, err := cacheGet(roots, e.Agent.Addr("https"), host, path)
+			if err != nil || status != http.StatusOK || !strings.Contains(cs, "; hit") {
+				return fmt.Errorf("%d %q %v", status, cs, err)
+			}
+			return nil
+		})
+	}
+}
+
+// testPurge caches an object in every region's edge, purges it through the
+// admin API and checks that every edge confirmed and misses next time,
+// while what was not purged stays cached.
+func testPurge(t *testing.T, ctx context.Context, l *Lab, roots *x509.CertPool) {
+	host := "cache.rampart.test"
+	cachedStaticSite(t, ctx, l, host)
 	edges := l.Edges()
 	for _, e := range edges {
-		for _, path := range []string{"/purge/a", "/purge/b", "/keep/c"} {
-			eventually(t, e.Node+" caching "+path, 30*time.Second, func() error {
-				status, cs, err := cacheGet(roots, e.Agent.Addr("https"), host, path)
-				if err != nil || status != http.StatusOK || !strings.Contains(cs, "; hit") {
-					return fmt.Errorf("%d %q %v", status, cs, err)
-				}
-				return nil
-			})
-		}
+		waitCached(t, roots, e, host, "/purge/a", "/purge/b", "/keep/c")
 	}
 
 	purge := func(body any) api.PurgeResult {
@@ -150,27 +164,10 @@ func testPurge(t *testing.T, ctx context.Context, l *Lab, roots *x509.CertPool) 
 // object is a miss while one that was not purged is still a hit from disk.
 func testPurgeWhileDown(t *testing.T, ctx context.Context, l *Lab, roots *x509.CertPool) {
 	host := "down.rampart.test"
-	static, err := StartStaticOrigin("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer static.Close()
-	site := api.Site{V: api.Version, Hostname: host, Origins: []api.Origin{{URL: static.URL()}},
-		Cache: api.CachePolicy{Rules: []api.CacheRule{{Path: "/*", Action: api.CacheAggressive, TTL: "1h"}}}}
-	if err := l.CreateSites(ctx, site); err != nil {
-		t.Fatal(err)
-	}
+	static := cachedStaticSite(t, ctx, l, host)
 	r := l.cfg.Regions[1]
 	e := l.Edge(r)
-	for _, path := range []string{"/gone", "/kept"} {
-		eventually(t, e.Node+" caching "+path, 30*time.Second, func() error {
-			status, cs, err := cacheGet(roots, e.Agent.Addr("https"), host, path)
-			if err != nil || status != http.StatusOK || !strings.Contains(cs, "; hit") {
-				return fmt.Errorf("%d %q %v", status, cs, err)
-			}
-			return nil
-		})
-	}
+	waitCached(t, roots, e, host, "/gone", "/kept")
 	if err := l.StopEdge(r); err != nil {
 		t.Fatal(err)
 	}
