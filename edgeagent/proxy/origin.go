@@ -172,9 +172,9 @@ func (p *originPool) roundTrip(req *http.Request, replayable bool) (*http.Respon
 		var c *originConn
 		if attempt == 0 {
 			c = p.take() // a retry always gets a fresh connection
-			// A request that cannot be sent twice only goes on an idle
+			// A request that may not be sent twice only goes on an idle
 			// connection the origin has visibly not closed.
-			for c != nil && !replayable && time.Since(c.lastUsed) > time.Second && !c.alive() {
+			for c != nil && (!replayable || !isIdempotent(req.Method)) && !c.alive() {
 				c.c.Close()
 				c = p.take()
 			}
@@ -192,27 +192,62 @@ func (p *originPool) roundTrip(req *http.Request, replayable bool) (*http.Respon
 		}
 		c.c.Close()
 		// An idle connection the origin closed while we held it fails on
-		// first use; that request never reached the origin, so try again
-		// on a fresh connection.
-		if reused && replayable && attempt == 0 && isStaleConnError(err) {
+		// first use; try again on a fresh connection. A request that is
+		// not idempotent is sent again only when writing it failed: once
+		// it was written the origin may have acted on it.
+		var we *writeError
+		if reused && replayable && attempt == 0 && isStaleConnError(err) &&
+			(isIdempotent(req.Method) || errors.As(err, &we)) {
+			if req.GetBody != nil {
+				if req.Body, err = req.GetBody(); err != nil {
+					return nil, err
+				}
+			}
 			continue
 		}
 		return nil, err
 	}
 }
 
-// alive reports whether an idle connection is still open: a read that
-// must not block finds no EOF and no stray bytes.
+// writeError is a failure to send the request (the origin cannot have
+// received all of it).
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
+
+func isIdempotent(m string) bool {
+	return isSafeMethod(m) || m == http.MethodPut || m == http.MethodDelete
+}
+
+// alive reports whether an idle connection is still open: a peek at the
+// socket that must not block finds neither an EOF nor stray bytes. (A read
+// with a deadline already past would not tell: Go fails it before asking
+// the kernel.)
 func (c *originConn) alive() bool {
 	if c.br.Buffered() > 0 {
 		return false
 	}
-	if err := c.c.SetReadDeadline(time.Now()); err != nil {
+	nc := c.c
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn() // a close_notify is bytes too: not alive
+	}
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return true // cannot tell; the retry rules still apply
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
 		return false
 	}
-	_, err := c.br.Peek(1)
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	alive := false
+	var buf [1]byte
+	err = rc.Read(func(fd uintptr) bool {
+		_, _, rerr := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		alive = rerr == syscall.EAGAIN || rerr == syscall.EWOULDBLOCK
+		return true // never wait
+	})
+	return err == nil && alive
 }
 
 func isStaleConnError(err error) bool {
@@ -225,10 +260,10 @@ func (c *originConn) exchange(req *http.Request, headerTimeout time.Duration) (*
 		return nil, err
 	}
 	if err := req.Write(c.bw); err != nil {
-		return nil, fmt.Errorf("write request to origin: %w", err)
+		return nil, &writeError{fmt.Errorf("write request to origin: %w", err)}
 	}
 	if err := c.bw.Flush(); err != nil {
-		return nil, fmt.Errorf("write request to origin: %w", err)
+		return nil, &writeError{fmt.Errorf("write request to origin: %w", err)}
 	}
 	for {
 		resp, err := http.ReadResponse(c.br, req)

@@ -4,6 +4,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/hex"
@@ -253,8 +254,24 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, site *catalog.
 		}
 	}
 	out := h.outboundRequest(r, e)
+	replayable := r.Body == nil || r.Body == http.NoBody
+	if !replayable && r.ContentLength > 0 && r.ContentLength <= maxReplayBody {
+		// A small body is read first, so the request can be sent again
+		// when a pooled connection turns out to be closed.
+		buf, err := io.ReadAll(io.LimitReader(out.Body, r.ContentLength))
+		if err == nil && int64(len(buf)) != r.ContentLength {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			h.writeClientBodyError(w, r, e, err)
+			return
+		}
+		out.Body = io.NopCloser(bytes.NewReader(buf))
+		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
+		replayable = true
+	}
 	originStart := time.Now()
-	resp, err := h.roundTripOrigins(out, site, e, r.Body == nil || r.Body == http.NoBody)
+	resp, err := h.roundTripOrigins(out, site, e, replayable)
 	if err != nil {
 		e.OriginDuration = time.Since(originStart)
 		h.writeOriginError(w, r, e, err)
@@ -316,24 +333,36 @@ func (h *Handler) roundTripOrigins(out *http.Request, site *catalog.Site, e *acc
 	return resp, err
 }
 
+// writeClientBodyError answers a request whose own body could not be
+// read: too large (413), too slow (408), or broken framing (400).
+func (h *Handler) writeClientBodyError(w http.ResponseWriter, r *http.Request, e *accesslog.Entry, err error) {
+	berr := clientBodyError(r)
+	if berr == nil {
+		berr = err
+	}
+	e.Action, e.Err, e.Status = ActionBadRequest, berr.Error(), http.StatusBadRequest
+	msg := "the request body could not be read"
+	if mbe := (*http.MaxBytesError)(nil); errors.As(berr, &mbe) {
+		e.Action, e.Status = ActionTooLarge, http.StatusRequestEntityTooLarge
+		msg = "the request body is larger than this edge accepts"
+	} else if isTimeout(berr) {
+		e.Status = http.StatusRequestTimeout
+		msg = "the request body did not arrive in time"
+	}
+	w.Header().Set("Connection", "close")
+	h.writeError(w, e, msg)
+}
+
+// maxReplayBody is the largest request body read before forwarding, so the
+// request can be retried on a fresh connection.
+const maxReplayBody = 64 << 10
+
 // writeOriginError answers a request whose origin exchange failed: the
 // client's own body (400, 408, 413), the client leaving (499, nothing
 // written), or the origin (502, 504).
 func (h *Handler) writeOriginError(w http.ResponseWriter, r *http.Request, e *accesslog.Entry, err error) {
-	if berr := clientBodyError(r); berr != nil {
-		// The client's body failed, not the origin: too large, or
-		// broken framing (a bad chunk).
-		e.Action, e.Err, e.Status = ActionBadRequest, berr.Error(), http.StatusBadRequest
-		msg := "the request body could not be read"
-		if mbe := (*http.MaxBytesError)(nil); errors.As(berr, &mbe) {
-			e.Action, e.Status = ActionTooLarge, http.StatusRequestEntityTooLarge
-			msg = "the request body is larger than this edge accepts"
-		} else if isTimeout(berr) {
-			e.Status = http.StatusRequestTimeout
-			msg = "the request body did not arrive in time"
-		}
-		w.Header().Set("Connection", "close")
-		h.writeError(w, e, msg)
+	if clientBodyError(r) != nil {
+		h.writeClientBodyError(w, r, e, err)
 		return
 	}
 	if errors.Is(r.Context().Err(), context.Canceled) {
