@@ -1,7 +1,6 @@
 package edgeagent
 
 import (
-	"bufio"
 	"crypto/tls"
 	"io"
 	"net"
@@ -11,30 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
-)
 
-// statuses writes raw on c and reads up to n responses, stopping at the
-// first error (the edge closing the connection).
-func statuses(t *testing.T, c net.Conn, raw string, n int) []int {
-	t.Helper()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, raw); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(c)
-	var codes []int
-	for range n {
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			break
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		codes = append(codes, resp.StatusCode)
-	}
-	return codes
-}
+	"github.com/rampart-edge/rampart/edgeagent/internal/rawhttp"
+)
 
 // TestAmbiguousFramingIs400 sends, over raw TCP and TLS with HTTP/1.1,
 // requests whose framing Go's server would accept but a proxy in front of
@@ -94,7 +72,7 @@ func TestAmbiguousFramingIs400(t *testing.T) {
 			dial func() net.Conn
 		}{{"http", dialTCP}, {"https", dialTLS}} {
 			c := tr.dial()
-			codes := statuses(t, c, raw+after, 3)
+			codes := exchange(c, raw+after, 3)
 			c.Close()
 			if len(codes) != 1 || codes[0] != http.StatusBadRequest {
 				t.Errorf("%s over %s: statuses %v, want [400] and the connection closed", name, tr.name, codes)
@@ -107,7 +85,7 @@ func TestAmbiguousFramingIs400(t *testing.T) {
 
 	// Behind a good request, the bad one is refused and the good one kept.
 	c := dialTCP()
-	codes := statuses(t, c, "POST /ok HTTP/1.1\r\n"+h+"Content-Length: 2\r\n\r\nhi"+bad["cl.te"]+after, 4)
+	codes := exchange(c, "POST /ok HTTP/1.1\r\n"+h+"Content-Length: 2\r\n\r\nhi"+bad["cl.te"]+after, 4)
 	c.Close()
 	if len(codes) != 2 || codes[0] != 200 || codes[1] != 400 {
 		t.Errorf("good then bad: statuses %v, want [200 400]", codes)
@@ -124,7 +102,7 @@ func TestAmbiguousFramingIs400(t *testing.T) {
 		"GET /4 HTTP/1.1\r\n" + h + "\r\n"
 	for _, dial := range []func() net.Conn{dialTCP, dialTLS} {
 		c := dial()
-		codes := statuses(t, c, pipelined, 4)
+		codes := exchange(c, pipelined, 4)
 		c.Close()
 		if len(codes) != 4 || codes[0] != 200 || codes[1] != 200 || codes[2] != 200 || codes[3] != 200 {
 			t.Errorf("pipelined: statuses %v", codes)
@@ -144,4 +122,11 @@ func TestAmbiguousFramingIs400(t *testing.T) {
 	if !strings.Contains(string(body), `action="bad_framing"`) {
 		t.Errorf("metrics do not count refused framing:\n%s", body)
 	}
+}
+
+// exchange writes raw on c and reads up to n responses' status codes,
+// stopping when the edge closes the connection.
+func exchange(c net.Conn, raw string, n int) []int {
+	codes, _ := rawhttp.Exchange(c, raw, n)
+	return codes
 }

@@ -13,6 +13,7 @@ require (
 	github.com/rampart-edge/rampart/controlsvc v0.0.0
 	github.com/rampart-edge/rampart/controlsvc/api v0.0.0
 	github.com/rampart-edge/rampart/edgeagent v0.0.0
+	github.com/rampart-edge/rampart/waf v0.0.0
 	golang.org/x/crypto v0.58.0
 )
 
@@ -50,7 +51,6 @@ require (
 	github.com/nats-io/jwt/v2 v2.8.2 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
-	github.com/rampart-edge/rampart/waf v0.0.0 // indirect
 	go4.org/netipx v0.0.0-20231129151722-fdeea329fbba // indirect
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect

@@ -2,7 +2,6 @@ package waf
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,22 +13,6 @@ import (
 
 	"github.com/rampart-edge/rampart/controlsvc/api"
 )
-
-// jsonOrders is the bench workload's POST body: 70 order lines, ~4 KB.
-func jsonOrders() []byte {
-	colours := []string{"red", "blue", "green", "black"}
-	var b bytes.Buffer
-	b.WriteByte('[')
-	for i := range 70 {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, `{"id":%d,"sku":"W-%04d","qty":%d,"price":%d.5,"tag":"%s"}`,
-			i+1, 1000+i*7, 1+i%9, 5+i%40, colours[i%4])
-	}
-	b.WriteByte(']')
-	return b.Bytes()
-}
 
 func benchEngine(b *testing.B) *Engine {
 	b.Helper()
@@ -92,5 +75,5 @@ func BenchmarkInspectGET(b *testing.B) {
 // BenchmarkInspectJSON4K is the bench's "WAF POST 4 KB JSON (70 objects)" request at PL1.
 func BenchmarkInspectJSON4K(b *testing.B) {
 	e := benchEngine(b)
-	runInspect(b, e, "POST", "/api", jsonOrders())
+	runInspect(b, e, "POST", "/api", OrdersJSON())
 }

@@ -118,7 +118,7 @@ func corpus(t testing.TB) []string {
 			}
 		}
 	}
-	add(string(jsonOrders()))
+	add(string(OrdersJSON()))
 	base := make([]string, 0, len(set))
 	for s := range set {
 		base = append(base, s)

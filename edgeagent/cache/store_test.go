@@ -4,11 +4,11 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rampart-edge/rampart/controlsvc/api"
+	"github.com/rampart-edge/rampart/edgeagent/internal/fakeclock"
 )
 
 func newTestStore(t *testing.T, cfg Config) *Store {
@@ -47,24 +47,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-// clock is a settable Config.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 // purgeFixture stores, for www.example.com: /page in two Vary variants
@@ -272,7 +254,7 @@ func TestFlightCoalesces(t *testing.T) {
 // TestFlightPass: a leader whose response cannot be stored releases its
 // followers before it is done, and the key is not coalesced for a while.
 func TestFlightPass(t *testing.T) {
-	c := &clock{t: t0}
+	c := fakeclock.New(t0)
 	s := newTestStore(t, Config{Now: c.Now})
 	fl, _ := s.Join("k")
 	f2, _ := s.Join("k")

@@ -1,7 +1,6 @@
 package framing
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rampart-edge/rampart/edgeagent/internal/rawhttp"
 )
 
 // genRequest returns one well-framed request in a random style: with or
@@ -156,7 +157,7 @@ func TestParserAgreesWithServer(t *testing.T) {
 			wantOK = bad
 		}
 		// Read responses until the connection closes or all have come.
-		got, err := readStatuses(c, len(reqs))
+		got, err := rawhttp.Exchange(c, "", len(reqs))
 		c.Close()
 		var want []int
 		for range wantOK {
@@ -174,22 +175,4 @@ func TestParserAgreesWithServer(t *testing.T) {
 	if len(problems) > 0 {
 		t.Fatalf("parser and server disagree: %q", problems)
 	}
-}
-
-func readStatuses(c net.Conn, max int) ([]int, error) {
-	br := bufio.NewReader(c)
-	var codes []int
-	for range max {
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			return codes, err
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		codes = append(codes, resp.StatusCode)
-		if resp.Close {
-			break
-		}
-	}
-	return codes, nil
 }

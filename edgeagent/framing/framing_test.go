@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-edge/rampart/edgeagent/internal/rawhttp"
 	"github.com/rampart-edge/rampart/edgeagent/internal/testcert"
 )
 
@@ -141,28 +142,6 @@ func serve(t *testing.T, tlsCfg *tls.Config) (addr string, served func() []strin
 		defer mu.Unlock()
 		return append([]string(nil), seen...)
 	}
-}
-
-// exchange writes raw on c and reads up to n responses, returning their
-// status codes (and stopping at the first error, e.g. a closed connection).
-func exchange(t *testing.T, c net.Conn, raw string, n int) []int {
-	t.Helper()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, raw); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(c)
-	var codes []int
-	for range n {
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			break
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		codes = append(codes, resp.StatusCode)
-	}
-	return codes
 }
 
 func TestServerRefusesAmbiguousRequestAndWhatFollows(t *testing.T) {
@@ -365,4 +344,12 @@ func TestRefusedClientReadsItsAnswer(t *testing.T) {
 	if got := served(); len(got) != 0 {
 		t.Fatalf("served %q", got)
 	}
+}
+
+// exchange writes raw on c and reads up to n responses' status codes,
+// stopping when the edge closes the connection.
+func exchange(t *testing.T, c net.Conn, raw string, n int) []int {
+	t.Helper()
+	codes, _ := rawhttp.Exchange(c, raw, n)
+	return codes
 }

@@ -7,32 +7,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rampart-edge/rampart/controlsvc/api"
 	"github.com/rampart-edge/rampart/edgeagent/blocklist"
 	"github.com/rampart-edge/rampart/edgeagent/catalog"
 )
 
 func TestSyncFollowsBlocklistBucket(t *testing.T) {
-	s := startNATS(t)
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	nc, kvs := regionBuckets(t, "ams3")
 	ctx := context.Background()
-	var bl jetstream.KeyValue
-	for _, b := range api.Buckets {
-		kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: api.RegionBucket(b, "ams3"), Storage: jetstream.MemoryStorage})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b == api.BucketBlocklist {
-			bl = kv
-		}
-	}
+	bl := kvs[api.BucketBlocklist]
 	bl.Put(ctx, api.BlocklistKey, []byte(`{"v":1,"entries":[{"cidr":"198.51.100.0/24"}]}`))
 
 	list := &blocklist.List{}

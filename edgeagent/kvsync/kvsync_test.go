@@ -111,25 +111,32 @@ func TestSyncWaitsForBucket(t *testing.T) {
 	eventually(t, "sync after the buckets appear", func() bool { return sy.Synced() && cat.Load().Site("late.example.com") != nil })
 }
 
-func TestSyncFollowsACMEBucket(t *testing.T) {
+// regionBuckets connects to a new server holding region's copy of every
+// bucket (in memory); the connection closes with the test.
+func regionBuckets(t *testing.T, region string) (*nats.Conn, map[string]jetstream.KeyValue) {
+	t.Helper()
 	s := startNATS(t)
 	nc, err := nats.Connect(s.ClientURL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	t.Cleanup(nc.Close)
 	js, _ := jetstream.New(nc)
-	ctx := context.Background()
-	var acme jetstream.KeyValue
+	kvs := map[string]jetstream.KeyValue{}
 	for _, b := range api.Buckets {
-		kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: api.RegionBucket(b, "ams3"), Storage: jetstream.MemoryStorage})
+		kv, err := js.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: api.RegionBucket(b, region), Storage: jetstream.MemoryStorage})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b == api.BucketACME {
-			acme = kv
-		}
+		kvs[b] = kv
 	}
+	return nc, kvs
+}
+
+func TestSyncFollowsACMEBucket(t *testing.T) {
+	nc, kvs := regionBuckets(t, "ams3")
+	ctx := context.Background()
+	acme := kvs[api.BucketACME]
 	acme.Put(ctx, "old-token", []byte("old-token.key"))
 	acme.Put(ctx, "gone-token", []byte("gone-token.key"))
 	acme.Delete(ctx, "gone-token")

@@ -17,28 +17,10 @@ import (
 	"github.com/rampart-edge/rampart/edgeagent/accesslog"
 	"github.com/rampart-edge/rampart/edgeagent/cache"
 	"github.com/rampart-edge/rampart/edgeagent/catalog"
+	"github.com/rampart-edge/rampart/edgeagent/internal/fakeclock"
 )
 
 const cacheHost = "www.example.com"
-
-// fakeClock is the cache's clock (cache.Config.Now); origins stamp Date
-// from it so ages are exact.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // entries keeps every access-log entry by request id.
 type entries struct {
@@ -56,13 +38,13 @@ func (o *entries) Observe(e *accesslog.Entry) {
 type cacheEdge struct {
 	*edge
 	store *cache.Store
-	clock *fakeClock
+	clock *fakeclock.Clock
 	log   *entries
 }
 
 func newCacheEdge(t *testing.T, cfg cache.Config, sites ...api.Site) *cacheEdge {
 	t.Helper()
-	clock := &fakeClock{t: time.Now().Truncate(time.Second)}
+	clock := fakeclock.New(time.Now().Truncate(time.Second))
 	if cfg.Now == nil {
 		cfg.Now = clock.Now
 	}
@@ -87,6 +69,34 @@ func (ce *cacheEdge) get(t *testing.T, method, path string, hdr map[string]strin
 	t.Helper()
 	resp := ce.do(t, method, cacheHost, path, nil, hdr)
 	return resp, readAll(t, resp.Body)
+}
+
+// fetched is one response read in full (body holds the error on failure).
+type fetched struct {
+	body, status string
+	code         int
+}
+
+// getAsync sends GET path with hdr in the background; its response
+// arrives on the channel.
+func (ce *cacheEdge) getAsync(path string, hdr map[string]string) <-chan fetched {
+	out := make(chan fetched, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", ce.srv.URL+path, nil)
+		req.Host = cacheHost
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			out <- fetched{body: err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		out <- fetched{string(b), resp.Header.Get("Cache-Status"), resp.StatusCode}
+	}()
+	return out
 }
 
 // entry is the access-log entry of a response (waiting for the handler's
@@ -159,7 +169,7 @@ type testOrigin struct {
 	reqs []*http.Request
 }
 
-func newTestOrigin(t *testing.T, clock *fakeClock, fn http.HandlerFunc) *testOrigin {
+func newTestOrigin(t *testing.T, clock *fakeclock.Clock, fn http.HandlerFunc) *testOrigin {
 	t.Helper()
 	o := &testOrigin{}
 	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -613,32 +623,17 @@ func TestCacheCoalescing(t *testing.T) {
 		io.WriteString(w, "shared body")
 	})
 	openOnCleanup(t, release)
-	type result struct {
-		body, status string
-		code         int
-	}
-	results := make(chan result, n)
+	var results []<-chan fetched
 	for range n {
-		go func() {
-			req, _ := http.NewRequest("GET", ce.srv.URL+"/hot", nil)
-			req.Host = cacheHost
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				results <- result{body: err.Error()}
-				return
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			results <- result{string(b), resp.Header.Get("Cache-Status"), resp.StatusCode}
-		}()
+		results = append(results, ce.getAsync("/hot", nil))
 	}
 	recv(t, arrived, "the origin request")
 	// Everyone else is waiting for the one origin request.
 	waitUntil(t, strconv.Itoa(n-1)+" requests waiting on the flight", func() bool { return flightWaiters() == n-1 })
 	release.open()
 	coalesced := 0
-	for range n {
-		r := recv(t, results, "a response")
+	for _, ch := range results {
+		r := recv(t, ch, "a response")
 		if r.code != 200 || r.body != "shared body" {
 			t.Errorf("status %d body %q", r.code, r.body)
 		}
@@ -686,62 +681,47 @@ func TestCacheCoalescingUncacheable(t *testing.T) {
 		}
 	})
 	openOnCleanup(t, sendHead, sendBody, holdNext)
-	fetch := func(out chan<- string) {
-		req, _ := http.NewRequest("GET", ce.srv.URL+"/private", nil)
-		req.Host = cacheHost
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			out <- err.Error()
-			return
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		out <- string(b)
-	}
-	leader := make(chan string, 1)
-	go fetch(leader)
+	leader := ce.getAsync("/private", nil)
 	recv(t, arrived, "the leader at the origin")
-	followers := make(chan string, n-1)
+	var followers []<-chan fetched
 	for range n - 1 {
-		go fetch(followers)
+		followers = append(followers, ce.getAsync("/private", nil))
 	}
 	waitUntil(t, "followers waiting on the flight", func() bool { return flightWaiters() == n-1 })
 	sendHead.open()
 	// The leader's body is still held; the followers must finish anyway.
 	timeout := time.After(10 * time.Second)
-	for range n - 1 {
+	for _, f := range followers {
 		select {
-		case b := <-followers:
-			if b != "direct" {
-				t.Errorf("follower got %q", b)
+		case r := <-f:
+			if r.body != "direct" {
+				t.Errorf("follower got %q", r.body)
 			}
 		case <-timeout:
 			t.Fatal("followers still wait for an uncacheable response's body")
 		}
 	}
 	sendBody.open()
-	if b := recv(t, leader, "the leader"); b != "leader" {
-		t.Errorf("leader got %q", b)
+	if r := recv(t, leader, "the leader"); r.body != "leader" {
+		t.Errorf("leader got %q", r.body)
 	}
 
 	// The key is known to be uncacheable: a request while another is at the
 	// origin goes straight there.
-	held := make(chan string, 1)
-	go fetch(held)
+	held := ce.getAsync("/private", nil)
 	recv(t, arrived, "the held request at the origin")
-	other := make(chan string, 1)
-	go fetch(other)
+	other := ce.getAsync("/private", nil)
 	select {
-	case b := <-other:
-		if b != "direct" {
-			t.Errorf("second request got %q", b)
+	case r := <-other:
+		if r.body != "direct" {
+			t.Errorf("second request got %q", r.body)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a request for an uncacheable key queued behind another")
 	}
 	holdNext.open()
-	if b := recv(t, held, "the held request"); b != "held" {
-		t.Errorf("held request got %q", b)
+	if r := recv(t, held, "the held request"); r.body != "held" {
+		t.Errorf("held request got %q", r.body)
 	}
 	if c := o.count(); c != n+2 {
 		t.Errorf("%d origin requests, want %d", c, n+2)
@@ -763,30 +743,16 @@ func TestCacheCoalescingVary(t *testing.T) {
 		io.WriteString(w, "lang="+r.Header.Get("Accept-Language"))
 	})
 	openOnCleanup(t, release)
-	fetch := func(lang string, out chan<- string) {
-		req, _ := http.NewRequest("GET", ce.srv.URL+"/v", nil)
-		req.Host = cacheHost
-		req.Header.Set("Accept-Language", lang)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			out <- err.Error()
-			return
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		out <- string(b)
-	}
-	de, fr := make(chan string, 1), make(chan string, 1)
-	go fetch("de", de)
+	de := ce.getAsync("/v", map[string]string{"Accept-Language": "de"})
 	recv(t, arrived, "the first request at the origin")
-	go fetch("fr", fr)
+	fr := ce.getAsync("/v", map[string]string{"Accept-Language": "fr"})
 	waitUntil(t, "the second request waiting on the flight", func() bool { return flightWaiters() == 1 })
 	release.open()
-	if b := recv(t, de, "de"); b != "lang=de" {
-		t.Errorf("de got %q", b)
+	if r := recv(t, de, "de"); r.body != "lang=de" {
+		t.Errorf("de got %q", r.body)
 	}
-	if b := recv(t, fr, "fr"); b != "lang=fr" {
-		t.Errorf("fr got %q", b)
+	if r := recv(t, fr, "fr"); r.body != "lang=fr" {
+		t.Errorf("fr got %q", r.body)
 	}
 	if o.count() != 2 {
 		t.Errorf("%d origin requests, want 2", o.count())
@@ -1169,19 +1135,7 @@ func TestCachePurgeThroughHandler(t *testing.T) {
 	mu.Lock()
 	hold = true
 	mu.Unlock()
-	done := make(chan string, 1)
-	go func() {
-		req, _ := http.NewRequest("GET", ce.srv.URL+"/product/1", nil)
-		req.Host = cacheHost
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			done <- err.Error()
-			return
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		done <- string(b)
-	}()
+	done := ce.getAsync("/product/1", nil)
 	recv(t, arrived, "the fill at the origin")
 	ce.clock.Advance(time.Second)
 	ce.store.ApplyPurge(api.Purge{Hostname: cacheHost, URLs: []string{"/product/1"}}, nil, ce.clock.Now())
@@ -1189,8 +1143,8 @@ func TestCachePurgeThroughHandler(t *testing.T) {
 	hold = false
 	mu.Unlock()
 	release.open()
-	if b := recv(t, done, "the in-flight request"); b != "v3" {
-		t.Fatalf("in-flight request got %q", b)
+	if r := recv(t, done, "the in-flight request"); r.body != "v3" {
+		t.Fatalf("in-flight request got %q", r.body)
 	}
 	if _, body := ce.get(t, "GET", "/product/1", nil); body != "v4" {
 		t.Errorf("a fill that started before the purge was stored: got %q", body)

@@ -27,6 +27,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/rampart-edge/rampart/waf"
 )
 
 func main() {
@@ -289,7 +291,7 @@ func newRunner(opts options, log *slog.Logger, dir string, cert *testCert, org *
 	r := &runner{
 		opts: opts, log: log, dir: filepath.Join(dir, "runs"), cert: cert, origin: org, servers: servers,
 		tools: map[loadTool]string{}, toolErrs: map[loadTool]error{},
-		postBody: jsonPayload(),
+		postBody: waf.OrdersJSON(),
 	}
 	for tool, bin := range map[loadTool]string{toolWrk: "wrk", toolH2load: "h2load"} {
 		path, err := exec.LookPath(bin)

@@ -109,21 +109,3 @@ func (o *origin) handler() http.Handler {
 	})
 	return mux
 }
-
-// jsonPayload is the WAF POST body: a 4 KB JSON array of 70 order lines, the
-// kind of document an API behind a WAF receives, with nothing in it that CRS
-// at paranoia level 1 should flag.
-func jsonPayload() []byte {
-	colours := []string{"red", "blue", "green", "black"}
-	var b bytes.Buffer
-	b.WriteByte('[')
-	for i := range 70 {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, `{"id":%d,"sku":"W-%04d","qty":%d,"price":%d.5,"tag":"%s"}`,
-			i+1, 1000+i*7, 1+i%9, 5+i%40, colours[i%4])
-	}
-	b.WriteByte(']')
-	return b.Bytes()
-}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"testing"
+
+	"github.com/rampart-edge/rampart/waf"
 )
 
 func startTestOrigin(t *testing.T) *origin {
@@ -37,7 +39,7 @@ func TestOrigin(t *testing.T) {
 		{"GET", pathCached100K, nil, 200, 100 * 1024, "public, max-age=3600"},
 		{"GET", pathNoStore1K + "?id=42&q=blue+widgets", nil, 200, 1024, "no-store"},
 		{"GET", pathNoStore100K, nil, 200, 100 * 1024, "no-store"},
-		{"POST", pathAPI, jsonPayload(), 200, len(jsonPayload()), "no-store"},
+		{"POST", pathAPI, waf.OrdersJSON(), 200, len(waf.OrdersJSON()), "no-store"},
 		{"GET", pathAPI, nil, 405, -1, ""},
 		{"GET", "/nope", nil, 404, -1, ""},
 	}
@@ -77,7 +79,7 @@ func TestOrigin(t *testing.T) {
 }
 
 func TestJSONPayload(t *testing.T) {
-	p := jsonPayload()
+	p := waf.OrdersJSON()
 	var items []map[string]any
 	if err := json.Unmarshal(p, &items); err != nil {
 		t.Fatalf("payload is not JSON: %v", err)
