@@ -13,7 +13,6 @@ import (
 
 	"github.com/rampart-edge/rampart/controlsvc/certs"
 	"github.com/rampart-edge/rampart/controlsvc/certs/onboard"
-	"github.com/rampart-edge/rampart/controlsvc/fleet"
 )
 
 // dnsChecker is the onboarding checker the dashboard shows: the one that
@@ -87,11 +86,4 @@ func (s *Service) DashboardURL() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.dashURL
-}
-
-// Fleet is the heartbeat tracker (nil before Start).
-func (s *Service) Fleet() *fleet.Tracker {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.fleet
 }

@@ -194,9 +194,6 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	return a, nil
 }
 
-// Catalog exposes the agent's catalog (read-only use).
-func (a *Agent) Catalog() *catalog.Catalog { return a.cat }
-
 // Addr returns the bound address of "http", "https", "admin" or "dns".
 func (a *Agent) Addr(name string) string {
 	a.mu.Lock()
@@ -474,9 +471,6 @@ func (a *Agent) ApplyPurge(p api.Purge, before time.Time) int {
 	}
 	return a.cache.ApplyPurge(p, sp, before)
 }
-
-// Cache exposes the node's cache (nil when off).
-func (a *Agent) Cache() *cache.Store { return a.cache }
 
 // Status is what /healthz reports.
 type Status struct {

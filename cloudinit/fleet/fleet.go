@@ -250,9 +250,6 @@ func (f Fleet) NATSConfigs() (map[string]natsconf.Config, error) {
 	return f.natsSpec().ValidateAndHash()
 }
 
-// NATSSpec is the natsconf layout the fleet renders from.
-func (f Fleet) NATSSpec() natsconf.Spec { return f.natsSpec().Spec }
-
 // ClientURLs are the NATS URLs of a region's nodes, for its edges.
 func (f Fleet) ClientURLs(r Region) []string {
 	var urls []string

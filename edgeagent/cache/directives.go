@@ -155,9 +155,6 @@ func parseHTTPDate(v string) (time.Time, bool) {
 	return t, true
 }
 
-// headerValues returns every line of a header (canonical key).
-func headerValues(h http.Header, key string) []string { return h[key] }
-
 // parseAge reads the Age header (RFC 9111 §5.1): the first member of a
 // list, a non-negative integer of seconds. Anything else — a value that is
 // not an integer, or the field sent on more than one line — makes the

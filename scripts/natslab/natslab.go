@@ -465,11 +465,6 @@ func (n *Net) EdgeUser(region string) User {
 	return User{Name: natsconf.EdgeUser(region), Password: n.creds.EdgePasswords[region]}
 }
 
-// SysUser is the system account's user.
-func (n *Net) SysUser() User {
-	return User{Name: natsconf.SysUser, Password: n.creds.SysPassword}
-}
-
 // Connect connects u to region's nodes. Edge users should pass
 // nats.CustomInboxPrefix(api.EdgeInbox(region)); see ConnectEdge.
 func (n *Net) Connect(region string, u User, opts ...nats.Option) (*nats.Conn, error) {

@@ -141,9 +141,6 @@ func (p *Pebble) SetNXDomain(name string) {
 // edge, but those given to SetNXDomain.
 func (p *Pebble) DNSAddr() string { return p.dns.Listener.Addr().String() }
 
-// SetEdgeIP changes the address every name resolves to.
-func (p *Pebble) SetEdgeIP(ip string) { p.edgeIP.Store(ip) }
-
 // DirectoryURL is the ACME directory.
 func (p *Pebble) DirectoryURL() string { return p.api.URL + wfe.DirectoryPath }
 
