@@ -16,7 +16,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/letsencrypt/pebble/v2/ca"
@@ -44,7 +43,7 @@ type Pebble struct {
 	api    *httptest.Server
 	dns    *dns.Server
 	ca     *ca.CAImpl
-	edgeIP atomic.Value // string
+	edgeIP string
 	mu     sync.Mutex
 	closed bool
 	nxMu   sync.Mutex
@@ -72,8 +71,7 @@ func Start(cfg Config) (*Pebble, error) {
 		out = io.Discard
 	}
 	logger := log.New(out, "pebble ", log.LstdFlags)
-	p := &Pebble{nx: map[string]bool{}}
-	p.edgeIP.Store(cfg.EdgeIP)
+	p := &Pebble{nx: map[string]bool{}, edgeIP: cfg.EdgeIP}
 
 	dnsLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -112,7 +110,7 @@ func (p *Pebble) answer(w dns.ResponseWriter, r *dns.Msg) {
 	m := new(dns.Msg)
 	m.SetReply(r)
 	m.Authoritative = true
-	ip := net.ParseIP(p.edgeIP.Load().(string)).To4()
+	ip := net.ParseIP(p.edgeIP).To4()
 	p.nxMu.Lock()
 	for _, q := range r.Question {
 		if p.nx[strings.ToLower(strings.TrimSuffix(q.Name, "."))] {
