@@ -1312,3 +1312,52 @@ func TestCacheVaryOnEdgeHeaders(t *testing.T) {
 		t.Errorf("Vary: X-Forwarded-Host: body %q Cache-Status %q, origin requests %d", body, resp.Header.Get("Cache-Status"), o.count())
 	}
 }
+
+// inspectingWAF stands for a site whose WAF inspects responses: any body
+// containing "secret" is refused.
+type inspectingWAF struct{}
+
+func (inspectingWAF) Request(w http.ResponseWriter, r *http.Request, site *catalog.Site, e *accesslog.Entry) (ResponseCheck, bool) {
+	return bodyCheck{}, true
+}
+
+type bodyCheck struct{}
+
+func (bodyCheck) Response(resp *http.Response, e *accesslog.Entry) bool {
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body = io.NopCloser(strings.NewReader(string(b)))
+	return !strings.Contains(string(b), "secret")
+}
+
+func (bodyCheck) Done() {}
+
+// TestCacheStaleWhileRevalidateWithResponseInspection: when the WAF
+// inspects responses, a stale object is revalidated in the foreground, so
+// the new response is inspected before it is served or stored — never
+// fetched in the background past the inspection.
+func TestCacheStaleWhileRevalidateWithResponseInspection(t *testing.T) {
+	var mu sync.Mutex
+	body := "v1"
+	ce, o := newCachedOrigin(t, api.CachePolicy{}, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Cache-Control", "max-age=60, stale-while-revalidate=600")
+		io.WriteString(w, body)
+	})
+	ce.h.cfg.WAF = inspectingWAF{}
+	if _, b := ce.get(t, "GET", "/swr", nil); b != "v1" {
+		t.Fatalf("first: %q", b)
+	}
+	mu.Lock()
+	body = "the secret"
+	mu.Unlock()
+	ce.clock.Advance(2 * time.Minute)
+	resp, b := ce.get(t, "GET", "/swr", nil)
+	wantStatus(t, resp, b, http.StatusBadGateway)
+	if o.count() != 2 {
+		t.Fatalf("%d origin requests, want 2 (a foreground revalidation)", o.count())
+	}
+	if obj := ce.store.Lookup("http://"+cacheHost+"/swr", http.Header{}); obj != nil && strings.Contains(string(obj.Body), "secret") {
+		t.Fatal("an uninspected response was stored")
+	}
+}

@@ -160,7 +160,9 @@ func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, site *cata
 		case usableStale(f, reqCC):
 			h.serveObject(w, r, e, obj, f, CacheStale, cacheStatus("hit", "fwd=stale", "ttl=-"+seconds(f.Staleness())))
 			return true
-		case !reqCC.NoCache && reqCC.MaxAge < 0 && !f.MustRevalidate && !f.NoCache && f.SWR >= 0 && f.Staleness() <= f.SWR:
+		case check == nil && !reqCC.NoCache && reqCC.MaxAge < 0 && !f.MustRevalidate && !f.NoCache && f.SWR >= 0 && f.Staleness() <= f.SWR:
+			// (A site whose WAF inspects responses revalidates in the
+			// foreground: a background fetch would skip the inspection.)
 			h.revalidateInBackground(r, site, d, obj)
 			h.serveObject(w, r, e, obj, f, CacheStale, cacheStatus("hit", "fwd=stale", "ttl=-"+seconds(f.Staleness())))
 			return true
@@ -182,12 +184,12 @@ func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, site *cata
 				return true
 			}
 		}
-		h.fill(w, r, site, e, check, pd, reqCC, nil, cache.Freshness{}, nil)
+		h.fill(w, r, site, e, check, pd, reqCC, nil, nil)
 		return true
 	}
 	if obj == nil && r.Method == http.MethodHead {
 		// Not worth a fill: pass through; a later GET stores the object.
-		e.Cache = CacheMiss
+		e.Cache = CacheUncacheable
 		h.countCache(e.Site, CacheUncacheable)
 		w.Header().Set("Cache-Status", cacheStatus("fwd=miss"))
 		return false
@@ -218,7 +220,7 @@ func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, site *cata
 		defer func() { store.Finish(flightKey, fl, stored) }()
 		pass = func() { store.Pass(flightKey, fl) }
 	}
-	stored = h.fill(w, r, site, e, check, d, reqCC, obj, f, pass)
+	stored = h.fill(w, r, site, e, check, d, reqCC, obj, pass)
 	return true
 }
 
@@ -258,14 +260,22 @@ func usableStale(f cache.Freshness, req cache.Directives) bool {
 	return req.MaxStaleAny || (req.MaxStale >= 0 && f.Staleness() <= req.MaxStale)
 }
 
-// mayServeStaleOnError: stale-if-error from the response, the rule or the
-// request.
-func mayServeStaleOnError(f cache.Freshness, req cache.Directives) bool {
+// staleOnError returns obj's freshness at now when it may be served stale
+// because the origin failed (stale-if-error from the response, the rule or
+// the request), nil otherwise.
+func staleOnError(obj *cache.Object, now time.Time, req cache.Directives) *cache.Freshness {
+	if obj == nil {
+		return nil
+	}
+	f := obj.Freshness(now)
 	if f.MustRevalidate || f.NoCache {
-		return false
+		return nil
 	}
 	st := f.Staleness()
-	return (f.SIE >= 0 && st <= f.SIE) || (req.StaleIfError >= 0 && st <= req.StaleIfError)
+	if (f.SIE >= 0 && st <= f.SIE) || (req.StaleIfError >= 0 && st <= req.StaleIfError) {
+		return &f
+	}
+	return nil
 }
 
 // originRequest builds the request a fill sends: the normalised query,
@@ -297,7 +307,7 @@ func (h *Handler) originRequest(r *http.Request, e *accesslog.Entry, d cache.Dec
 // stores what may be stored and answers the client. It reports whether a
 // response was stored.
 func (h *Handler) fill(w http.ResponseWriter, r *http.Request, site *catalog.Site, e *accesslog.Entry, check ResponseCheck,
-	d cache.Decision, reqCC cache.Directives, obj *cache.Object, f cache.Freshness, pass func()) bool {
+	d cache.Decision, reqCC cache.Directives, obj *cache.Object, pass func()) bool {
 	store := h.cfg.Cache
 	out := h.originRequest(r, e, d, obj)
 	partial := strings.HasSuffix(d.Base, partialSuffix)
@@ -320,10 +330,9 @@ func (h *Handler) fill(w http.ResponseWriter, r *http.Request, site *catalog.Sit
 		fwd = "fwd=request"
 	}
 	if err != nil {
-		if obj != nil && mayServeStaleOnError(obj.Freshness(respTime), reqCC) {
+		if of := staleOnError(obj, respTime, reqCC); of != nil {
 			e.Err = err.Error()
-			of := obj.Freshness(respTime)
-			h.serveObject(w, r, e, obj, of, CacheStale, cacheStatus("hit", "fwd=stale", "ttl=-"+seconds(of.Staleness()), "detail=origin-error"))
+			h.serveObject(w, r, e, obj, *of, CacheStale, cacheStatus("hit", "fwd=stale", "ttl=-"+seconds(of.Staleness()), "detail=origin-error"))
 			return false
 		}
 		e.Cache = CacheMiss
@@ -332,9 +341,9 @@ func (h *Handler) fill(w http.ResponseWriter, r *http.Request, site *catalog.Sit
 	}
 	defer resp.Body.Close()
 	e.UpstreamStatus = resp.StatusCode
-	if obj != nil && resp.StatusCode >= 500 {
-		if of := obj.Freshness(respTime); mayServeStaleOnError(of, reqCC) {
-			h.serveObject(w, r, e, obj, of, CacheStale, cacheStatus("hit", "fwd=stale", "fwd-status="+strconv.Itoa(resp.StatusCode), "ttl=-"+seconds(of.Staleness()), "detail=origin-error"))
+	if resp.StatusCode >= 500 {
+		if of := staleOnError(obj, respTime, reqCC); of != nil {
+			h.serveObject(w, r, e, obj, *of, CacheStale, cacheStatus("hit", "fwd=stale", "fwd-status="+strconv.Itoa(resp.StatusCode), "ttl=-"+seconds(of.Staleness()), "detail=origin-error"))
 			return false
 		}
 	}
@@ -351,20 +360,8 @@ func (h *Handler) fill(w http.ResponseWriter, r *http.Request, site *catalog.Sit
 		return false
 	}
 
-	storable, _ := cache.Storable(resp.StatusCode, resp.Header, reqCC, d.Policy)
-	if partial {
-		// A single-range 206 is stored like the 200 it is part of.
-		_, _, _, ok := contentRange(resp.Header.Get("Content-Range"))
-		storable = resp.StatusCode == http.StatusPartialContent && ok && len(resp.Header["Content-Range"]) == 1
-		if storable {
-			storable, _ = cache.Storable(http.StatusOK, resp.Header, reqCC, d.Policy)
-		}
-	}
+	storable, vary := storableResponse(resp, reqCC, d.Policy, store.MaxObjectBytes(), partial)
 	maxBytes := store.MaxObjectBytes()
-	vary, perClient := varyOf(resp.Header)
-	if resp.ContentLength > maxBytes || len(resp.Trailer) > 0 || perClient {
-		storable = false
-	}
 	hd := w.Header()
 	copyHeader(hd, resp.Header)
 	dropTargeted(hd)
@@ -405,17 +402,43 @@ func (h *Handler) fill(w http.ResponseWriter, r *http.Request, site *catalog.Sit
 			return false
 		}
 	}
-	if resp.StatusCode >= 400 && cache.Reflects(r.Header, buf.Bytes()) {
+	return storeResponse(store, d, resp, buf.Bytes(), vary, r.Header, reqTime, respTime)
+}
+
+// storableResponse decides whether an origin response may be stored (see
+// cache.Storable; a single-range 206 when partial) and returns what it
+// varies on.
+func storableResponse(resp *http.Response, reqCC cache.Directives, p cache.Policy, maxBytes int64, partial bool) (bool, []string) {
+	status := resp.StatusCode
+	if partial {
+		// A single-range 206 is stored like the 200 it is part of.
+		_, _, _, ok := contentRange(resp.Header.Get("Content-Range"))
+		if status != http.StatusPartialContent || !ok || len(resp.Header["Content-Range"]) != 1 {
+			return false, nil
+		}
+		status = http.StatusOK
+	}
+	storable, _ := cache.Storable(status, resp.Header, reqCC, p)
+	vary, perClient := varyOf(resp.Header)
+	if resp.ContentLength > maxBytes || len(resp.Trailer) > 0 || perClient {
+		storable = false
+	}
+	return storable, vary
+}
+
+// storeResponse stores a storable response whose whole body is read — unless
+// it is an error page repeating what the client sent.
+func storeResponse(store *cache.Store, d cache.Decision, resp *http.Response, body []byte, vary []string, reqHeader http.Header, reqTime, respTime time.Time) bool {
+	if resp.StatusCode >= 400 && cache.Reflects(reqHeader, body) {
 		return false
 	}
-	o := &cache.Object{
+	return store.PutFor(&cache.Object{
 		Base: d.Base, Host: d.Host, Path: d.Path,
-		Status: resp.StatusCode, Header: storedHeader(resp.Header), Body: buf.Bytes(),
+		Status: resp.StatusCode, Header: storedHeader(resp.Header), Body: body,
 		RequestTime: reqTime, ResponseTime: respTime, StoredAt: reqTime,
 		Policy: d.Policy, Tags: cache.Tags(resp.Header["Surrogate-Key"], resp.Header["Cache-Tag"]),
 		Vary: vary,
-	}
-	return store.PutFor(o, r.Header)
+	}, reqHeader)
 }
 
 // teeBody copies the origin's body to the client and, while it fits in
@@ -567,24 +590,16 @@ func (h *Handler) revalidateInBackground(r *http.Request, site *catalog.Site, d 
 		case resp.StatusCode == http.StatusNotModified:
 			stored = store.PutFor(refreshed(obj, resp.Header, reqTime, respTime), hdr)
 		case resp.StatusCode < 500:
-			reqCC := cache.ParseDirectives(hdr["Cache-Control"])
-			ok, _ := cache.Storable(resp.StatusCode, resp.Header, reqCC, d.Policy)
-			if !ok || resp.ContentLength > store.MaxObjectBytes() {
-				if !ok {
-					store.Remove(obj) // the resource stopped being cacheable
-				}
+			ok, vary := storableResponse(resp, cache.ParseDirectives(hdr["Cache-Control"]), d.Policy, store.MaxObjectBytes(), false)
+			if !ok {
+				store.Remove(obj) // the resource stopped being cacheable
 				return
 			}
-			vary, perClient := varyOf(resp.Header)
 			body, err := io.ReadAll(io.LimitReader(resp.Body, store.MaxObjectBytes()+1))
-			if err != nil || perClient || int64(len(body)) > store.MaxObjectBytes() || resp.StatusCode >= 400 && cache.Reflects(hdr, body) {
+			if err != nil || int64(len(body)) > store.MaxObjectBytes() {
 				return
 			}
-			stored = store.PutFor(&cache.Object{
-				Base: d.Base, Host: d.Host, Path: d.Path, Status: resp.StatusCode, Header: storedHeader(resp.Header), Body: body,
-				RequestTime: reqTime, ResponseTime: respTime, StoredAt: reqTime, Policy: d.Policy,
-				Tags: cache.Tags(resp.Header["Surrogate-Key"], resp.Header["Cache-Tag"]), Vary: vary,
-			}, hdr)
+			stored = storeResponse(store, d, resp, body, vary, hdr, reqTime, respTime)
 		}
 	}()
 }
