@@ -39,7 +39,7 @@ type Store struct {
 	mem  *otter.Cache[string, *Object]
 	disk *diskTier
 
-	mu    sync.Mutex
+	mu    sync.RWMutex                  // bases, hosts, purgedAt
 	bases map[string]*baseInfo          // base key → what it varies on
 	hosts map[string]map[string]*Object // host → key → object (purges)
 	// purgedAt is each host's latest purge: a response whose origin request
@@ -124,13 +124,13 @@ func (o *Object) keepFor(now time.Time) time.Duration {
 // Lookup returns the stored response for a request's base key, selected by
 // the request's headers according to the stored Vary, or nil.
 func (s *Store) Lookup(base string, h http.Header) *Object {
-	s.mu.Lock()
+	s.mu.RLock()
 	bi := s.bases[base]
 	var vary []string
 	if bi != nil {
 		vary = bi.vary
 	}
-	s.mu.Unlock()
+	s.mu.RUnlock()
 	if bi == nil {
 		if s.disk != nil {
 			return s.fromDisk(base, h)

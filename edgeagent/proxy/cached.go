@@ -119,7 +119,10 @@ func isSafeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions || m == http.MethodTrace
 }
 
-var surrogateCapability = []string{cache.SurrogateCapability}
+var (
+	surrogateCapability = []string{cache.SurrogateCapability}
+	cacheStatusBypass   = []string{api.CacheStatusName + "; fwd=bypass"}
+)
 
 func cacheStatus(parts ...string) string {
 	return api.CacheStatusName + "; " + strings.Join(parts, "; ")
@@ -140,7 +143,7 @@ func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, site *cata
 	if !d.Use || r.ContentLength != 0 {
 		e.Cache = CacheBypass
 		h.countCache(e.Site, CacheBypass)
-		w.Header().Set("Cache-Status", cacheStatus("fwd=bypass"))
+		w.Header()["Cache-Status"] = cacheStatusBypass
 		return false
 	}
 	store := h.cfg.Cache

@@ -258,11 +258,8 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, site *catalog.
 	if !replayable && r.ContentLength > 0 && r.ContentLength <= maxReplayBody {
 		// A small body is read first, so the request can be sent again
 		// when a pooled connection turns out to be closed.
-		buf, err := io.ReadAll(io.LimitReader(out.Body, r.ContentLength))
-		if err == nil && int64(len(buf)) != r.ContentLength {
-			err = io.ErrUnexpectedEOF
-		}
-		if err != nil {
+		buf := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(out.Body, buf); err != nil {
 			h.writeClientBodyError(w, r, e, err)
 			return
 		}
