@@ -39,6 +39,17 @@ func eventually(t *testing.T, what string, timeout time.Duration, cond func() er
 // get fetches https://host/path from one edge, verifying the chain against
 // the lab CA, on a fresh connection.
 func get(roots *x509.CertPool, edgeAddr, host, path string) (int, string, error) {
+	resp, body, err := edgeDo(roots, edgeAddr, host, path, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	return resp.StatusCode, body, nil
+}
+
+// edgeDo sends GET path for host to one edge — https verified with roots,
+// or plain http when roots is nil — without following redirects, and reads
+// the whole response.
+func edgeDo(roots *x509.CertPool, edgeAddr, host, path string, hdr map[string]string) (*http.Response, string, error) {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return (&net.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, network, edgeAddr)
@@ -52,13 +63,20 @@ func get(roots *x509.CertPool, edgeAddr, host, path string) (int, string, error)
 	if roots == nil {
 		scheme = "http"
 	}
-	resp, err := c.Get(scheme + "://" + host + path)
+	req, err := http.NewRequest("GET", scheme+"://"+host+path, nil)
 	if err != nil {
-		return 0, "", err
+		return nil, "", err
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, "", err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
+	return resp, string(b), err
 }
 
 func servedBy(roots *x509.CertPool, e *Edge, origin string) error {

@@ -2,12 +2,9 @@ package labnet
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -24,29 +21,11 @@ func cacheGet(roots *x509.CertPool, edgeAddr, host, path string) (int, string, e
 
 // cacheGetWith is cacheGet with request headers.
 func cacheGetWith(roots *x509.CertPool, edgeAddr, host, path string, hdr map[string]string) (int, string, error) {
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return (&net.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, network, edgeAddr)
-		},
-		TLSClientConfig:   &tls.Config{RootCAs: roots, ServerName: host},
-		DisableKeepAlives: true,
-	}
-	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
-	req, err := http.NewRequest("GET", "https://"+host+path, nil)
+	resp, _, err := edgeDo(roots, edgeAddr, host, path, hdr)
 	if err != nil {
 		return 0, "", err
 	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	_, err = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, resp.Header.Get("Cache-Status"), err
+	return resp.StatusCode, resp.Header.Get("Cache-Status"), nil
 }
 
 // cachedStaticSite creates host in front of a new static origin with an
