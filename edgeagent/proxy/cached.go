@@ -174,7 +174,7 @@ func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, site *cata
 	if reqCC.OnlyIfCached {
 		e.Action, e.Status, e.Cache = ActionCacheMiss, http.StatusGatewayTimeout, CacheMiss
 		w.Header().Set("Cache-Status", cacheStatus("fwd=miss", "detail=only-if-cached"))
-		h.writeError(w, e, "only-if-cached: the response is not in the cache")
+		WriteError(w, e, "only-if-cached: the response is not in the cache")
 		return true
 	}
 	if obj == nil && r.Method == http.MethodGet && r.Header.Get("Range") != "" {
@@ -359,7 +359,7 @@ func (h *Handler) fill(w http.ResponseWriter, r *http.Request, site *catalog.Sit
 	}
 	if check != nil && !check.Response(resp, e) {
 		e.Action, e.Status, e.Cache = ActionWAF, http.StatusBadGateway, CacheUncacheable
-		h.writeError(w, e, "the origin's response was blocked by the site's firewall")
+		WriteError(w, e, "the origin's response was blocked by the site's firewall")
 		return false
 	}
 
@@ -645,7 +645,7 @@ func (h *Handler) serveObject(w http.ResponseWriter, r *http.Request, e *accessl
 			delete(hd, "Content-Length") // the stored body's, not the error's
 			hd.Set("Content-Range", "bytes */"+strconv.Itoa(len(body)))
 			e.Status = http.StatusRequestedRangeNotSatisfiable
-			h.writeError(w, e, "the requested range is not satisfiable")
+			WriteError(w, e, "the requested range is not satisfiable")
 			return
 		} else if ok {
 			hd.Set("Content-Range", "bytes "+strconv.Itoa(start)+"-"+strconv.Itoa(end-1)+"/"+strconv.Itoa(len(body)))

@@ -34,7 +34,7 @@ func (h *Handler) serveChallenge(w http.ResponseWriter, r *http.Request, e *acce
 	keyAuth, found := h.cfg.Challenges.KeyAuth(token)
 	if !found || !challenge.ValidToken(token) {
 		e.Status = http.StatusNotFound
-		h.writeError(w, e, "no such ACME challenge")
+		WriteError(w, e, "no such ACME challenge")
 		return true
 	}
 	hd := w.Header()

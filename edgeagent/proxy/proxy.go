@@ -181,7 +181,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A Host this edge does not serve, or one that differs from the TLS
 		// name the connection was opened for (domain fronting).
 		e.Action, e.Status = ActionMisdirected, http.StatusMisdirectedRequest
-		h.writeError(w, &e, "misdirected request: this edge does not serve that host on this connection")
+		WriteError(w, &e, "misdirected request: this edge does not serve that host on this connection")
 		return
 	}
 
@@ -213,7 +213,10 @@ func (h *Handler) redirect(w http.ResponseWriter, e *accesslog.Entry, to string)
 	w.WriteHeader(e.Status)
 }
 
-func (h *Handler) writeError(w http.ResponseWriter, e *accesslog.Entry, msg string) {
+// WriteError answers with the edge's plain-text error page for e.Status:
+// the status text, msg and the request id (also in X-Request-ID), never
+// cached. The WAF gate uses it too.
+func WriteError(w http.ResponseWriter, e *accesslog.Entry, msg string) {
 	body := http.StatusText(e.Status) + "\n" + msg + "\nrequest id: " + e.ReqID + "\n"
 	hd := w.Header()
 	hd.Set("Content-Type", "text/plain; charset=utf-8")
@@ -230,7 +233,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, site *catalog.
 		if d := site.RateLimit.Check(h.cfg.Limiter, r, e.ClientAddr, e.Time); d.Limited {
 			e.Action, e.Status, e.RateLimitRule = ActionRateLimited, http.StatusTooManyRequests, d.Rule
 			d.SetHeaders(w.Header())
-			h.writeError(w, e, "rate limit exceeded: retry after the number of seconds in Retry-After")
+			WriteError(w, e, "rate limit exceeded: retry after the number of seconds in Retry-After")
 			return
 		}
 	}
@@ -282,7 +285,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, site *catalog.
 	if check != nil && !check.Response(resp, e) {
 		e.OriginDuration = time.Since(originStart)
 		e.Action, e.Status = ActionWAF, http.StatusBadGateway
-		h.writeError(w, e, "the origin's response was blocked by the site's firewall")
+		WriteError(w, e, "the origin's response was blocked by the site's firewall")
 		return
 	}
 
@@ -347,7 +350,7 @@ func (h *Handler) writeClientBodyError(w http.ResponseWriter, r *http.Request, e
 		msg = "the request body did not arrive in time"
 	}
 	w.Header().Set("Connection", "close")
-	h.writeError(w, e, msg)
+	WriteError(w, e, msg)
 }
 
 // maxReplayBody is the largest request body read before forwarding, so the
@@ -373,7 +376,7 @@ func (h *Handler) writeOriginError(w http.ResponseWriter, r *http.Request, e *ac
 		e.Status = http.StatusGatewayTimeout
 		msg = "the origin did not answer in time"
 	}
-	h.writeError(w, e, msg)
+	WriteError(w, e, msg)
 }
 
 // outboundRequest builds the request to the origin: hop-by-hop headers and
@@ -434,7 +437,7 @@ func (h *Handler) forwardUpgrade(w http.ResponseWriter, r *http.Request, site *c
 	tr, err := h.transports.get(o)
 	if err != nil {
 		e.Action, e.Status, e.Err = ActionOriginError, http.StatusBadGateway, err.Error()
-		h.writeError(w, e, "the origin could not be reached")
+		WriteError(w, e, "the origin could not be reached")
 		return
 	}
 	e.Origin, e.Action = o.Addr, ActionProxy
@@ -460,7 +463,7 @@ func (h *Handler) forwardUpgrade(w http.ResponseWriter, r *http.Request, site *c
 		},
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			e.Action, e.Status, e.Err = ActionOriginError, http.StatusBadGateway, err.Error()
-			h.writeError(w, e, "the origin could not be reached")
+			WriteError(w, e, "the origin could not be reached")
 		},
 		ErrorLog: nil,
 	}

@@ -2,7 +2,6 @@ package wafgate
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/netip"
 	"time"
@@ -34,7 +33,7 @@ func (g *Gate) Request(w http.ResponseWriter, r *http.Request, site *catalog.Sit
 	if err != nil {
 		// Fail closed: a site that asked for a WAF is not served without one.
 		e.WAFAction, e.Action, e.Status = ActUnready, proxy.ActionWAF, http.StatusServiceUnavailable
-		writePage(w, e, "the site's firewall is not available; try again later")
+		proxy.WriteError(w, e, "the site's firewall is not available; try again later")
 		return nil, false
 	}
 	client, _ := netip.ParseAddr(e.ClientIP)
@@ -57,7 +56,7 @@ func (g *Gate) Request(w http.ResponseWriter, r *http.Request, site *catalog.Sit
 		e.WAFAction = ActLog
 	case res.Reason == waf.ReasonBodyLimit:
 		e.WAFAction, e.Action, e.Status = ActTooLarge, proxy.ActionWAF, http.StatusRequestEntityTooLarge
-		writePage(w, e, "the request body is larger than this site accepts")
+		proxy.WriteError(w, e, "the request body is larger than this site accepts")
 		tx.Close()
 		return nil, false
 	case res.Reason == waf.ReasonIPDeny:
@@ -105,13 +104,13 @@ func (g *Gate) reject(w http.ResponseWriter, r *http.Request, e *accesslog.Entry
 			e.Status, e.Err = 499, "client went away while tarpitted"
 			return
 		}
-		writePage(w, e, "this request was blocked by the site's firewall")
+		proxy.WriteError(w, e, "this request was blocked by the site's firewall")
 	default:
 		e.WAFAction, e.Status = ActBlock, http.StatusForbidden
 		if res.Status == http.StatusBadRequest {
 			e.Status = res.Status
 		}
-		writePage(w, e, "this request was blocked by the site's firewall")
+		proxy.WriteError(w, e, "this request was blocked by the site's firewall")
 	}
 }
 
@@ -131,19 +130,6 @@ func (g *Gate) tarpit(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
-}
-
-// writePage writes the edge's plain-text error page for e.Status.
-func writePage(w http.ResponseWriter, e *accesslog.Entry, msg string) {
-	body := http.StatusText(e.Status) + "\n" + msg + "\nrequest id: " + e.ReqID + "\n"
-	hd := w.Header()
-	hd.Set("Content-Type", "text/plain; charset=utf-8")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Request-ID", e.ReqID)
-	hd.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(e.Status)
-	n, _ := io.WriteString(w, body)
-	e.BytesOut = int64(n)
 }
 
 // responseCheck runs the response phases of a request's transaction.
