@@ -9,6 +9,7 @@ import (
 
 	"github.com/rampart-edge/rampart/controlsvc/api"
 	"github.com/rampart-edge/rampart/edgeagent/internal/fakeclock"
+	"github.com/rampart-edge/rampart/edgeagent/internal/poll"
 )
 
 func newTestStore(t *testing.T, cfg Config) *Store {
@@ -38,16 +39,7 @@ func testObject(base, path string, at time.Time, h http.Header) *Object {
 }
 
 // waitFor polls cond until it holds, failing the test after 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
+func waitFor(t *testing.T, what string, cond func() bool) { t.Helper(); poll.Until(t, what, cond) }
 
 // purgeFixture stores, for www.example.com: /page in two Vary variants
 // over both schemes, /page?b=2&a=1, /static/ files with tags, and an

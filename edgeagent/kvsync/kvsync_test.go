@@ -15,20 +15,12 @@ import (
 	"github.com/rampart-edge/rampart/edgeagent/catalog"
 	"github.com/rampart-edge/rampart/edgeagent/challenge"
 	"github.com/rampart-edge/rampart/edgeagent/internal/natstest"
+	"github.com/rampart-edge/rampart/edgeagent/internal/poll"
 )
 
 func startNATS(t *testing.T) *server.Server { return natstest.Start(t) }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+func eventually(t *testing.T, what string, cond func() bool) { t.Helper(); poll.Until(t, what, cond) }
 
 func siteValue(host, origin string) []byte {
 	b, _ := json.Marshal(api.Site{V: api.Version, Hostname: host, Origins: []api.Origin{{URL: origin}}})

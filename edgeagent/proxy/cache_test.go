@@ -18,6 +18,7 @@ import (
 	"github.com/rampart-edge/rampart/edgeagent/cache"
 	"github.com/rampart-edge/rampart/edgeagent/catalog"
 	"github.com/rampart-edge/rampart/edgeagent/internal/fakeclock"
+	"github.com/rampart-edge/rampart/edgeagent/internal/poll"
 )
 
 const cacheHost = "www.example.com"
@@ -116,16 +117,7 @@ func (ce *cacheEdge) entry(t *testing.T, resp *http.Response) accesslog.Entry {
 }
 
 // waitUntil polls cond, failing after 10 s.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
+func waitUntil(t *testing.T, what string, cond func() bool) { t.Helper(); poll.Until(t, what, cond) }
 
 // gate holds origin handlers until the test opens it; openOnCleanup
 // opens it when the test ends, so a failing test does not leave handlers
