@@ -11,6 +11,7 @@ import (
 
 	"github.com/rampart-edge/rampart/controlsvc/api"
 	"github.com/rampart-edge/rampart/edgeagent/catalog"
+	"github.com/rampart-edge/rampart/scripts/internal/tool"
 )
 
 // staticConfig is the edge agent's -static file (catalog.StaticFile) with
@@ -80,7 +81,7 @@ func buildEdge(ctx context.Context, repoRoot, dir string) (string, error) {
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./edgeagent/cmd/edgeagent")
 	cmd.Dir = repoRoot
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build failed: %v: %s", err, lastLines(string(out), 4))
+		return "", fmt.Errorf("build failed: %v: %s", err, tool.LastLines(string(out), 4))
 	}
 	return bin, nil
 }
@@ -105,7 +106,7 @@ func startEdge(ctx context.Context, repoRoot, dir string, originAddr string, cer
 	}
 	var ports [3]int
 	for i := range ports {
-		if ports[i], err = freePort(); err != nil {
+		if ports[i], err = tool.FreePort(); err != nil {
 			s.Err = err
 			return s
 		}

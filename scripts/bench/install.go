@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/rampart-edge/rampart/scripts/internal/tool"
 )
 
 // debianPackages are the peers and load generators, in the order apt-get is given them.
@@ -99,13 +101,13 @@ func ensurePackages(ctx context.Context, log *slog.Logger, install bool) package
 	if out, err := aptGet(ctx, append([]string{"install", "-y"}, missing...)...); err != nil {
 		// The package lists may be missing or stale: refresh them once, then
 		// try each package alone so a failure names the package that failed.
-		log.Warn("apt-get install failed; updating the package lists and retrying one by one", "err", err, "output", lastLines(out, 3))
+		log.Warn("apt-get install failed; updating the package lists and retrying one by one", "err", err, "output", tool.LastLines(out, 3))
 		if out, err := aptGet(ctx, "update"); err != nil {
-			log.Warn("apt-get update failed", "err", err, "output", lastLines(out, 3))
+			log.Warn("apt-get update failed", "err", err, "output", tool.LastLines(out, 3))
 		}
 		for _, pkg := range missing {
 			if out, err := aptGet(ctx, "install", "-y", pkg); err != nil {
-				failures[pkg] = fmt.Sprintf("apt-get install %s: %v: %s", pkg, err, lastLines(out, 2))
+				failures[pkg] = fmt.Sprintf("apt-get install %s: %v: %s", pkg, err, tool.LastLines(out, 2))
 			}
 		}
 	}

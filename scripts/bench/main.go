@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rampart-edge/rampart/scripts/internal/tool"
 	"github.com/rampart-edge/rampart/waf"
 )
 
@@ -79,7 +80,7 @@ func benchmark(ctx context.Context, opts options, log *slog.Logger) (*results, e
 	started := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	root, err := repoRoot()
+	root, err := tool.RepoRoot()
 	if err != nil {
 		return nil, err
 	}
@@ -171,24 +172,6 @@ func benchmark(ctx context.Context, opts options, log *slog.Logger) (*results, e
 	return res, nil
 }
 
-// repoRoot is the nearest directory at or above the working directory with a go.work.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.work above the working directory: run from the repository")
-		}
-		dir = parent
-	}
-}
-
 // selectedWorkloads is the workloads -workloads picked, in report order.
 func selectedWorkloads(opts options) []workload {
 	var ws []workload
@@ -248,8 +231,8 @@ func startServers(ctx context.Context, log *slog.Logger, opts options, ws []work
 			UnicodeMapFile:    unicodeMap,
 		}
 		var err error
-		if cfg.HTTPPort, err = freePort(); err == nil && spec.TLS {
-			cfg.HTTPSPort, err = freePort()
+		if cfg.HTTPPort, err = tool.FreePort(); err == nil && spec.TLS {
+			cfg.HTTPSPort, err = tool.FreePort()
 		}
 		if err != nil {
 			servers[spec.ID] = &server{ID: spec.ID, Label: spec.Label, Err: err}

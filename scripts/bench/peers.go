@@ -5,7 +5,6 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -266,14 +265,4 @@ func caddyCacheSupport(ctx context.Context) string {
 		return "can't cache: this Caddy has no cache module (no http.handlers.cache); measuring it would measure a plain proxy"
 	}
 	return "has a cache module, but no committed config uses it yet"
-}
-
-// freePort asks the kernel for an unused loopback port.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rampart-edge/rampart/scripts/internal/tool"
 )
 
 // fixedPeerConfig renders the golden files: fixed paths and ports.
@@ -150,7 +152,7 @@ func TestPeerConfigsValidate(t *testing.T) {
 			cmd.Dir = cfg.Dir
 			cmd.Env = append(os.Environ(), env...)
 			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, lastLines(string(out), 10))
+				t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, tool.LastLines(string(out), 10))
 			}
 		})
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rampart-edge/rampart/scripts/internal/tool"
 )
 
 // process is a server the harness started, in its own process group so that
@@ -199,19 +201,5 @@ func fileTail(path string, n int) string {
 	if err != nil {
 		return ""
 	}
-	return lastLines(string(data), n)
-}
-
-// lastLines returns the last n non-empty lines of s, joined by " | ".
-func lastLines(s string, n int) string {
-	var lines []string
-	for l := range strings.Lines(s) {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, " | ")
+	return tool.LastLines(string(data), n)
 }

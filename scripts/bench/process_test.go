@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/rampart-edge/rampart/scripts/internal/tool"
 )
 
 func TestParentPID(t *testing.T) {
@@ -81,10 +83,10 @@ func TestProcessTree(t *testing.T) {
 }
 
 func TestLastLines(t *testing.T) {
-	if got := lastLines("a\n\nb\nc\n  \nd\n", 2); got != "c | d" {
+	if got := tool.LastLines("a\n\nb\nc\n  \nd\n", 2); got != "c | d" {
 		t.Errorf("lastLines = %q", got)
 	}
-	if got := lastLines("", 3); got != "" {
+	if got := tool.LastLines("", 3); got != "" {
 		t.Errorf("lastLines of nothing = %q", got)
 	}
 }

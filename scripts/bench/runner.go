@@ -14,6 +14,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"time"
+
+	"github.com/rampart-edge/rampart/scripts/internal/tool"
 )
 
 // runner measures workloads against started servers.
@@ -356,7 +358,7 @@ func (r *runner) runTool(ctx context.Context, w workload, s *server, d time.Dura
 	name := fmt.Sprintf("%03d-%s-%s.txt", r.seq, w.ID, s.ID)
 	_ = os.WriteFile(filepath.Join(r.dir, name), append([]byte(fmt.Sprintf("%s %q\n\n", bin, args)), out...), 0o644)
 	if err != nil {
-		return "", fmt.Errorf("%s: %v: %s", filepath.Base(bin), err, lastLines(string(out), 3))
+		return "", fmt.Errorf("%s: %v: %s", filepath.Base(bin), err, tool.LastLines(string(out), 3))
 	}
 	return string(out), nil
 }

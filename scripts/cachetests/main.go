@@ -32,6 +32,7 @@ import (
 	"github.com/rampart-edge/rampart/controlsvc/api"
 	"github.com/rampart-edge/rampart/edgeagent"
 	"github.com/rampart-edge/rampart/edgeagent/catalog"
+	"github.com/rampart-edge/rampart/scripts/internal/tool"
 )
 
 var only string
@@ -50,7 +51,12 @@ func main() {
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	rep, err := run(ctx)
+	root, err := tool.RepoRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cachetests:", err)
+		os.Exit(1)
+	}
+	rep, err := run(ctx, root)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cachetests:", err)
 		os.Exit(1)
@@ -58,7 +64,7 @@ func main() {
 	summary := rep.summary()
 	fmt.Print(summary)
 	if *write {
-		if err := writeDoc(filepath.Join(repoRoot(), "docs", "cache-tests.md"), summary, rep); err != nil {
+		if err := writeDoc(filepath.Join(root, "docs", "cache-tests.md"), summary, rep); err != nil {
 			fmt.Fprintln(os.Stderr, "cachetests:", err)
 			os.Exit(1)
 		}
@@ -84,15 +90,6 @@ func main() {
 	}
 }
 
-func repoRoot() string {
-	out, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
-	if err != nil {
-		wd, _ := os.Getwd()
-		return wd
-	}
-	return strings.TrimSpace(string(out))
-}
-
 type report struct {
 	Counts   map[string]map[string]int `json:"counts"`
 	Tests    map[string]testOutcome    `json:"tests"`
@@ -105,8 +102,7 @@ type testOutcome struct {
 	Detail  string `json:"detail"`
 }
 
-func run(ctx context.Context) (*report, error) {
-	root := repoRoot()
+func run(ctx context.Context, root string) (*report, error) {
 	pkgDir, err := install(ctx, filepath.Join(root, ".cache", "cachetests"))
 	if err != nil {
 		return nil, err
@@ -118,7 +114,7 @@ func run(ctx context.Context) (*report, error) {
 	defer os.RemoveAll(work)
 
 	// The suite's origin server.
-	originPort, err := freePort()
+	originPort, err := tool.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -193,11 +189,11 @@ func run(ctx context.Context) (*report, error) {
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("run the suite: %w: %s", err, lastLines(stderr.String(), 10))
+		return nil, fmt.Errorf("run the suite: %w: %s", err, tool.LastLines(stderr.String(), 10))
 	}
 	var rep report
 	if err := json.Unmarshal(out, &rep); err != nil {
-		return nil, fmt.Errorf("suite output: %w: %s", err, lastLines(string(out), 5))
+		return nil, fmt.Errorf("suite output: %w: %s", err, tool.LastLines(string(out), 5))
 	}
 	rep.Duration = time.Since(start)
 	return &rep, nil
@@ -213,7 +209,7 @@ func install(ctx context.Context, dir string) (string, error) {
 		}
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("install nodejs: %w: %s", err, lastLines(string(out), 5))
+			return "", fmt.Errorf("install nodejs: %w: %s", err, tool.LastLines(string(out), 5))
 		}
 	}
 	pkg := filepath.Join(dir, "node_modules", "http-cache-tests")
@@ -225,18 +221,9 @@ func install(ctx context.Context, dir string) (string, error) {
 	}
 	cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--prefix", dir, "http-cache-tests@"+pkgVersion)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("npm install http-cache-tests@%s: %w: %s", pkgVersion, err, lastLines(string(out), 5))
+		return "", fmt.Errorf("npm install http-cache-tests@%s: %w: %s", pkgVersion, err, tool.LastLines(string(out), 5))
 	}
 	return pkg, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func waitTCP(ctx context.Context, addr string, limit time.Duration) error {
@@ -253,14 +240,6 @@ func waitTCP(ctx context.Context, addr string, limit time.Duration) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return errors.New("not listening on " + addr)
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 func (r *report) summary() string {
