@@ -35,6 +35,7 @@ import (
 	"github.com/rampart-edge/rampart/edgeagent/events"
 	"github.com/rampart-edge/rampart/edgeagent/framing"
 	"github.com/rampart-edge/rampart/edgeagent/geodns"
+	"github.com/rampart-edge/rampart/edgeagent/h1"
 	"github.com/rampart-edge/rampart/edgeagent/heartbeat"
 	"github.com/rampart-edge/rampart/edgeagent/kvsync"
 	"github.com/rampart-edge/rampart/edgeagent/metrics"
@@ -73,7 +74,7 @@ type Agent struct {
 	mu        sync.Mutex
 	nc        *nats.Conn
 	syncer    *kvsync.Syncer
-	servers   []*http.Server
+	servers   []server
 	addrs     map[string]string
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -333,24 +334,43 @@ func (a *Agent) listen() error {
 			},
 			ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
 		}
+		var srv server = hs
 		if s.name != "admin" {
+			// The client-facing listeners: HTTP/1.x in the edge's own
+			// connection loop (edgeagent/h1); HTTP/2 over TLS in Go's.
 			hs.ConnContext, hs.ConnState = framing.ConnContext, framing.ConnState
+			h1s := &h1.Server{
+				Handler:           s.h,
+				ReadHeaderTimeout: time.Duration(lim.ReadHeaderTimeout),
+				IdleTimeout:       time.Duration(lim.IdleTimeout),
+				MaxHeaderBytes:    lim.MaxHeaderBytes,
+				ConnContext:       framing.ConnContext,
+				ConnState:         framing.ConnState,
+				Log:               a.log,
+			}
+			if s.tls {
+				// The framing listener terminates TLS; TLSConfig's "h2"
+				// turns HTTP/2 on for the connections that negotiated it.
+				hs.TLSConfig = tlsCfg
+				h1s.H2 = hs
+			}
+			srv = h1s
 		}
 		a.mu.Lock()
 		a.addrs[s.name] = ln.Addr().String()
-		a.servers = append(a.servers, hs)
+		a.servers = append(a.servers, srv)
 		a.mu.Unlock()
-		if s.tls {
-			// The framing listener terminates TLS; TLSConfig's "h2" turns
-			// HTTP/2 on for the connections that negotiated it.
-			hs.TLSConfig = tlsCfg
-			a.goRun(func() { serveErr(a.log, s.name, hs.Serve(ln)) })
-		} else {
-			a.goRun(func() { serveErr(a.log, s.name, hs.Serve(ln)) })
-		}
+		a.goRun(func() { serveErr(a.log, s.name, srv.Serve(ln)) })
 		a.log.Info("listening", "listener", s.name, "addr", ln.Addr().String())
 	}
 	return nil
+}
+
+// server is a listener's server: net/http's or the edge's HTTP/1.x loop.
+type server interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
 }
 
 func serveErr(log *slog.Logger, name string, err error) {

@@ -207,6 +207,8 @@ func TestSmuggling(t *testing.T) {
 		"obfuscated coding":  "POST / HTTP/1.1\r\n" + h + "Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
 		"coding list":        "POST / HTTP/1.1\r\n" + h + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
 		"space before colon": "POST / HTTP/1.1\r\n" + h + "Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+		"two hosts":          "GET / HTTP/1.1\r\n" + h + "Host: other.example\r\n\r\n",
+		"no host":            "GET / HTTP/1.1\r\n\r\n",
 	}
 	for name, raw := range bad {
 		resp := rawRequest(t, addr, raw)

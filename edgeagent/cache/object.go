@@ -25,6 +25,28 @@ type Object struct {
 	Policy Policy // the rule in force when it was stored
 	Tags   []string
 	Vary   []string // canonical header names the response varies on
+
+	// sealed is the object's freshness at ResponseTime, worked out once
+	// when the store takes the object (Seal): from then on the object is
+	// not changed, and a hit only adds the time since.
+	sealed *Freshness
+}
+
+// Seal works out the parts of the object's freshness that do not change
+// with time. The store seals what it takes; a sealed object must not be
+// changed (Clone it).
+func (o *Object) Seal() {
+	o.sealed = nil
+	f := o.freshness(o.ResponseTime)
+	o.sealed = &f
+}
+
+// Clone returns an unsealed copy with its own Header.
+func (o *Object) Clone() *Object {
+	n := *o
+	n.sealed = nil
+	n.Header = o.Header.Clone()
+	return &n
 }
 
 // Size is what the object costs in memory, roughly.
@@ -175,6 +197,17 @@ func hasExpires(h http.Header) bool {
 
 // Freshness computes a stored object's freshness at now.
 func (o *Object) Freshness(now time.Time) Freshness {
+	if o.sealed != nil {
+		f := *o.sealed
+		if f.Age < maxDelta {
+			f.Age += now.Sub(o.ResponseTime)
+		}
+		return f
+	}
+	return o.freshness(now)
+}
+
+func (o *Object) freshness(now time.Time) Freshness {
 	h := o.Header
 	d, targeted := controls(h)
 	cc := d

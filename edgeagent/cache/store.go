@@ -172,6 +172,7 @@ func (s *Store) fromDisk(base string, h http.Header) *Object {
 // Put stores an object whose Key is already set (a disk-tier object coming
 // back to memory).
 func (s *Store) Put(o *Object) {
+	o.Seal()
 	s.mu.Lock()
 	bi := s.bases[o.Base]
 	if bi == nil {
@@ -189,6 +190,7 @@ func (s *Store) Put(o *Object) {
 // dropped instead.
 func (s *Store) PutFor(o *Object, reqHeader http.Header) bool {
 	o.Key = o.Base + variantKey(o.Vary, reqHeader)
+	o.Seal()
 	s.mu.Lock()
 	if o.RequestTime.Before(s.purgedAt[o.Host]) {
 		s.mu.Unlock()

@@ -90,6 +90,7 @@ type head struct {
 	clConflict bool
 	teCount    int
 	te         []byte
+	hostCount  int
 	fold       bool
 }
 
@@ -286,6 +287,10 @@ func (c *Conn) headerLine(ln []byte) {
 		return // Go's server refuses the head
 	}
 	switch len(key) {
+	case len("Host"):
+		if equalFold(key, "host") {
+			h.hostCount++
+		}
 	case len("Content-Length"):
 		if !equalFold(key, "content-length") {
 			return
@@ -322,7 +327,7 @@ func (c *Conn) endHead() {
 		return
 	}
 	switch {
-	case h.clConflict || h.teCount > 1:
+	case h.clConflict || h.teCount > 1 || h.hostCount > 1:
 		c.refuse(num, ReasonMalformed) // Go's server answers 400 or 501 and closes
 	case h.teCount == 1:
 		if !equalFold(h.te, "chunked") {
@@ -427,6 +432,9 @@ func equalFold(b []byte, lower string) bool {
 }
 
 type ctxKey struct{}
+
+// TLSState is the connection's TLS state when it is TLS, else nil.
+func (c *Conn) TLSState() *tls.ConnectionState { return c.tlsState }
 
 // ConnContext is an http.Server ConnContext: it makes the connection known
 // to Admit.

@@ -76,6 +76,7 @@ func TestParser(t *testing.T) {
 		{"bad options star", "OPTIONS * HTTP/1.1\r\n" + h + "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + get, 1, ReasonAmbiguous, 0},
 		{"two lengths", "POST / HTTP/1.1\r\n" + h + "Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 1, ReasonMalformed, 1},
 		{"plus length", "POST / HTTP/1.1\r\n" + h + "Content-Length: +3\r\n\r\nabc", 1, ReasonMalformed, 1},
+		{"two hosts", get + "GET / HTTP/1.1\r\n" + h + "host: b.example\r\n\r\n" + get, 2, ReasonMalformed, 2},
 		{"two codings", "POST / HTTP/1.1\r\n" + h + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 1, ReasonMalformed, 1},
 		{"coding list", "POST / HTTP/1.1\r\n" + h + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 1, ReasonMalformed, 1},
 		{"bad chunk size", "POST / HTTP/1.1\r\n" + h + "Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n" + get, 2, ReasonMalformed, 1},

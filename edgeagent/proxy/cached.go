@@ -542,8 +542,7 @@ func isConditional(f string) bool {
 // §3.2): every field the 304 carries replaces the stored one, except the
 // ones that describe the body.
 func refreshed(obj *cache.Object, h http.Header, reqTime, respTime time.Time) *cache.Object {
-	n := *obj
-	n.Header = obj.Header.Clone()
+	n := obj.Clone()
 	for k, vv := range h {
 		switch k {
 		// The fields that describe the stored body, and its validator,
@@ -560,7 +559,7 @@ func refreshed(obj *cache.Object, h http.Header, reqTime, respTime time.Time) *c
 	if _, ok := h["Age"]; !ok {
 		delete(n.Header, "Age")
 	}
-	return &n
+	return n
 }
 
 // revalidateInBackground refreshes a stale object while the client is
@@ -687,7 +686,11 @@ func notModified(r *http.Request, obj *cache.Object) bool {
 		}
 		return false
 	}
-	ims, err := http.ParseTime(r.Header.Get("If-Modified-Since"))
+	imsField := r.Header["If-Modified-Since"]
+	if len(imsField) == 0 {
+		return false
+	}
+	ims, err := http.ParseTime(imsField[0])
 	if err != nil {
 		return false
 	}
