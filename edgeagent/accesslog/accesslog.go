@@ -152,6 +152,15 @@ const hexDigits = "0123456789abcdef"
 // appendStr appends key (already JSON) and s as a JSON string, escaping
 // quotes, backslashes, control characters and invalid UTF-8, and the HTML
 // characters <, > and & so a line is safe to show in a page.
+// plainJSON marks the ASCII bytes a JSON string carries as they are
+// (encoding/json's HTML-safe set).
+var plainJSON = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 func appendStr(b []byte, key, s string) []byte {
 	b = append(b, key...)
 	b = append(b, '"')
@@ -159,7 +168,7 @@ func appendStr(b []byte, key, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if plainJSON[c] {
 				i++
 				continue
 			}

@@ -3,6 +3,7 @@ package cache
 import (
 	"bytes"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -30,6 +31,56 @@ type Object struct {
 	// when the store takes the object (Seal): from then on the object is
 	// not changed, and a hit only adds the time since.
 	sealed *Freshness
+	// wire is Header as the head of a hit carries it, serialised once at
+	// Seal (see Wire).
+	wire     []byte
+	wireDate bool // wire has a Date field
+}
+
+// TargetedFields are the response fields meant for the CDN itself; a hit
+// never passes them on.
+var TargetedFields = []string{"Surrogate-Control", "Surrogate-Key", "Cache-Tag"}
+
+// Wire returns the sealed object's header fields serialised ("Name:
+// value\r\n" each) without TargetedFields and the fields a hit sets itself
+// (Content-Length, Age, Cache-Status, X-Request-Id), and
+// whether they include Date; nil for an unsealed object.
+func (o *Object) Wire() (fields []byte, hasDate bool) { return o.wire, o.wireDate }
+
+// hitFields are the fields a hit sets itself.
+var hitFields = []string{"Content-Length", "Age", "Cache-Status", "X-Request-Id"}
+
+func (o *Object) serialise() {
+	var b []byte
+	hasDate := false
+	for k, vv := range o.Header {
+		if slices.Contains(hitFields, k) || slices.Contains(TargetedFields, k) || !fieldName(k) {
+			continue
+		}
+		hasDate = hasDate || k == "Date"
+		for _, v := range vv {
+			if strings.ContainsAny(v, "\r\n") {
+				continue // never from a parsed response
+			}
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, strings.TrimSpace(v)...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	o.wire, o.wireDate = b, hasDate
+}
+
+func fieldName(k string) bool {
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c <= ' ' || c == ':' || c >= 0x7f {
+			return false
+		}
+	}
+	return k != ""
 }
 
 // Seal works out the parts of the object's freshness that do not change
@@ -39,12 +90,13 @@ func (o *Object) Seal() {
 	o.sealed = nil
 	f := o.freshness(o.ResponseTime)
 	o.sealed = &f
+	o.serialise()
 }
 
 // Clone returns an unsealed copy with its own Header.
 func (o *Object) Clone() *Object {
 	n := *o
-	n.sealed = nil
+	n.sealed, n.wire = nil, nil
 	n.Header = o.Header.Clone()
 	return &n
 }

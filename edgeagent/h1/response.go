@@ -42,12 +42,23 @@ type response struct {
 	closeAfter  bool // Connection: close
 	closeDelim  bool // the body ends with the connection (HTTP/1.0, unknown length)
 	hold        []byte
+	wire        []byte // SetWireFields
+	wireDate    bool
 	expect      *expectContinue
 	err         error // a write to the client failed
 }
 
 func (c *conn) newResponse(req *http.Request) *response {
-	w := &response{c: c, req: req, body: req.Body, header: make(http.Header, 8), length: -1,
+	// One response per connection, reset for each request: a handler
+	// must not use its ResponseWriter after returning (as with net/http).
+	w := &c.resp
+	header, hold := w.header, w.hold[:0]
+	if header == nil {
+		header = make(http.Header, 8)
+	} else {
+		clear(header)
+	}
+	*w = response{c: c, req: req, body: req.Body, header: header, hold: hold, length: -1,
 		isHead: req.Method == http.MethodHead, closeAfter: req.Close}
 	if req.Body != nil && req.Body != http.NoBody {
 		// Closing net/http's request body reads it to the end, however
@@ -116,6 +127,23 @@ func (e *expectContinue) Read(p []byte) (int, error) {
 func (e *expectContinue) Close() error { return e.r.Close() }
 
 func (w *response) Header() http.Header { return w.header }
+
+// WireFields is implemented by this server's ResponseWriter: a cache hit
+// passes its stored fields already serialised instead of copying them
+// into Header.
+type WireFields interface {
+	// SetWireFields adds fields ("Name: value\r\n" each, names valid,
+	// values without CR or LF) to the head, after Header's; hasDate says
+	// they include Date. Call it before WriteHeader.
+	SetWireFields(fields []byte, hasDate bool)
+}
+
+// SetWireFields implements WireFields.
+func (w *response) SetWireFields(fields []byte, hasDate bool) {
+	if !w.wroteHeader {
+		w.wire, w.wireDate = fields, hasDate
+	}
+}
 
 func (w *response) WriteHeader(code int) {
 	if w.wroteHeader || w.c.hijacked {
@@ -239,7 +267,8 @@ func (w *response) sendHead() {
 	bw := w.c.bw
 	writeStatus(bw, w.status)
 	w.writeFields(bw, w.chunked)
-	if _, ok := w.header["Date"]; !ok {
+	bw.Write(w.wire)
+	if _, ok := w.header["Date"]; !ok && !w.wireDate {
 		bw.WriteString("Date: ")
 		bw.Write(httpDate())
 		bw.WriteString("\r\n")

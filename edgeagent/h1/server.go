@@ -26,6 +26,7 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -291,10 +292,12 @@ type conn struct {
 	started    time.Time
 	state      atomic.Int32
 
-	lr       limitedReader
-	br       *bufio.Reader
-	bw       *bufio.Writer
-	hijacked bool
+	resp        response // reused for each request
+	lr          limitedReader
+	deadlineSet bool // a read deadline may be pending
+	br          *bufio.Reader
+	bw          *bufio.Writer
+	hijacked    bool
 }
 
 // limitedReader bounds how much of a request head is read.
@@ -407,6 +410,12 @@ func (c *conn) close() {
 	}
 }
 
+// headBuffered reports whether a whole request head is in the read buffer.
+func (c *conn) headBuffered() bool {
+	b, _ := c.br.Peek(c.br.Buffered())
+	return bytes.Contains(b, []byte("\r\n\r\n")) || bytes.Contains(b, []byte("\n\n"))
+}
+
 // requestError is a request the server answers itself.
 type requestError struct {
 	status int
@@ -418,20 +427,25 @@ func (e *requestError) Error() string { return e.msg }
 func (c *conn) readRequest(first bool) (*http.Request, error) {
 	s := c.srv
 	// Wait for the request's first byte under the idle timeout, then read
-	// its head under the header timeout.
+	// its head under the header timeout. A head that arrived whole needs
+	// no second deadline (setting one costs a timer update per request).
+	deadline := c.deadlineSet
 	if c.br.Buffered() == 0 {
 		if d := s.IdleTimeout; d > 0 && !first {
 			c.rw.SetReadDeadline(time.Now().Add(d))
+			deadline = true
 		} else if d := s.ReadHeaderTimeout; d > 0 {
 			c.rw.SetReadDeadline(time.Now().Add(d))
+			deadline = true
 		}
 		c.lr.remain = c.maxHeaderBytes() + 4096 // the slack net/http gives
 		if _, err := c.br.Peek(1); err != nil {
 			return nil, err
 		}
 	}
-	if d := s.ReadHeaderTimeout; d > 0 {
+	if d := s.ReadHeaderTimeout; d > 0 && !c.headBuffered() {
 		c.rw.SetReadDeadline(time.Now().Add(d))
+		deadline = true
 	}
 	c.lr.remain = c.maxHeaderBytes() + 4096 - int64(c.br.Buffered())
 	c.lr.hit = false
@@ -443,7 +457,14 @@ func (c *conn) readRequest(first bool) (*http.Request, error) {
 		return nil, err
 	}
 	c.lr.remain = noLimit
-	c.rw.SetReadDeadline(time.Time{})
+	if deadline && req.ContentLength != 0 {
+		// The body is read without a deadline (the handler may set one);
+		// a request without a body leaves the deadline to the next wait,
+		// which sets its own.
+		c.rw.SetReadDeadline(time.Time{})
+		deadline = false
+	}
+	c.deadlineSet = deadline
 
 	// The checks net/http's server makes after parsing.
 	if req.ProtoMajor != 1 {
@@ -457,23 +478,16 @@ func (c *conn) readRequest(first bool) (*http.Request, error) {
 	if !httpguts.ValidHostHeader(req.Host) {
 		return nil, &requestError{http.StatusBadRequest, "malformed Host header"}
 	}
-	for k, vv := range req.Header {
-		if !httpguts.ValidHeaderFieldName(k) {
-			return nil, &requestError{http.StatusBadRequest, "invalid header name"}
-		}
-		for _, v := range vv {
-			if !httpguts.ValidHeaderFieldValue(v) {
-				return nil, &requestError{http.StatusBadRequest, "invalid header value"}
-			}
-		}
-	}
+	// Field names and values were validated by http.ReadRequest
+	// (net/textproto refuses a malformed header line).
 	if ex := req.Header["Expect"]; len(ex) > 0 && !(req.ProtoAtLeast(1, 1) && hasToken(ex, "100-continue")) {
 		return nil, &requestError{http.StatusExpectationFailed, "unsupported Expect"}
 	}
 	req.RemoteAddr = c.remoteAddr
 	req.TLS = c.tlsState
 	if c.ctx != context.Background() {
-		req = req.WithContext(c.ctx)
+		// WithContext's copy does not escape: set the context in place.
+		*req = *req.WithContext(c.ctx)
 	}
 	return req, nil
 }

@@ -43,7 +43,7 @@ type cacheEdge struct {
 	log   *entries
 }
 
-func newCacheEdge(t *testing.T, cfg cache.Config, sites ...api.Site) *cacheEdge {
+func newCacheEdge(t testing.TB, cfg cache.Config, sites ...api.Site) *cacheEdge {
 	t.Helper()
 	clock := fakeclock.New(time.Now().Truncate(time.Second))
 	if cfg.Now == nil {
@@ -60,13 +60,13 @@ func newCacheEdge(t *testing.T, cfg cache.Config, sites ...api.Site) *cacheEdge 
 	ce.edge.log = accesslog.New(ce.buf, "test", "n1")
 	ce.h = New(Config{Catalog: ce.cat, Log: ce.edge.log, Observer: ce.log, Cache: store, AllowPrivateOrigins: true,
 		DialTimeout: time.Second, ResponseHeaderTimeout: 5 * time.Second})
-	ce.srv = httptest.NewServer(ce.h)
+	ce.srv = serveH1(t, ce.h)
 	t.Cleanup(func() { ce.srv.Close(); ce.h.Close(); store.Close() })
 	return ce
 }
 
 // get sends a request and reads the whole response.
-func (ce *cacheEdge) get(t *testing.T, method, path string, hdr map[string]string) (*http.Response, string) {
+func (ce *cacheEdge) get(t testing.TB, method, path string, hdr map[string]string) (*http.Response, string) {
 	t.Helper()
 	resp := ce.do(t, method, cacheHost, path, nil, hdr)
 	return resp, readAll(t, resp.Body)
@@ -161,7 +161,7 @@ type testOrigin struct {
 	reqs []*http.Request
 }
 
-func newTestOrigin(t *testing.T, clock *fakeclock.Clock, fn http.HandlerFunc) *testOrigin {
+func newTestOrigin(t testing.TB, clock *fakeclock.Clock, fn http.HandlerFunc) *testOrigin {
 	t.Helper()
 	o := &testOrigin{}
 	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -194,7 +194,7 @@ func cachedSite(originURL string, p api.CachePolicy) api.Site {
 }
 
 // newCachedOrigin starts an edge with one site in front of fn.
-func newCachedOrigin(t *testing.T, p api.CachePolicy, fn http.HandlerFunc) (*cacheEdge, *testOrigin) {
+func newCachedOrigin(t testing.TB, p api.CachePolicy, fn http.HandlerFunc) (*cacheEdge, *testOrigin) {
 	t.Helper()
 	ce := newCacheEdge(t, cache.Config{})
 	o := newTestOrigin(t, ce.clock, fn)

@@ -18,6 +18,7 @@ import (
 	"github.com/rampart-edge/rampart/edgeagent/accesslog"
 	"github.com/rampart-edge/rampart/edgeagent/cache"
 	"github.com/rampart-edge/rampart/edgeagent/catalog"
+	"github.com/rampart-edge/rampart/edgeagent/h1"
 )
 
 // Cache outcomes, in the access log's "cache" field.
@@ -500,9 +501,27 @@ func storedHeader(src http.Header) http.Header {
 
 // dropTargeted removes the fields meant for this cache only.
 func dropTargeted(h http.Header) {
-	delete(h, "Surrogate-Control")
-	delete(h, "Surrogate-Key")
-	delete(h, "Cache-Tag")
+	for _, k := range cache.TargetedFields {
+		delete(h, k)
+	}
+}
+
+// overlaps reports whether a and b share a field name.
+func overlaps(a, b http.Header) bool {
+	for k := range a {
+		if _, ok := b[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// copyStored puts obj's fields in h, less the CDN-targeted ones.
+func copyStored(h http.Header, obj *cache.Object) {
+	for k, vv := range obj.Header {
+		h[k] = vv
+	}
+	dropTargeted(h)
 }
 
 // varyOf lists the request headers a response varies on, as the cache
@@ -610,13 +629,18 @@ func (h *Handler) revalidateInBackground(r *http.Request, site *catalog.Site, d 
 // If-Modified-Since), a single byte range of a 200, HEAD.
 func (h *Handler) serveObject(w http.ResponseWriter, r *http.Request, e *accesslog.Entry, obj *cache.Object, f cache.Freshness, outcome, status string) {
 	hd := w.Header()
-	for k, vv := range obj.Header {
-		hd[k] = vv
+	nm := notModified(r, obj)
+	fields, hasDate := obj.Wire()
+	if wf, ok := w.(h1.WireFields); ok && fields != nil && !nm && len(r.Header["Range"]) == 0 && !overlaps(hd, obj.Header) {
+		// The edge's HTTP/1.1 server writes the stored fields as they
+		// were serialised when the object was stored.
+		wf.SetWireFields(fields, hasDate)
+	} else {
+		copyStored(hd, obj)
 	}
-	dropTargeted(hd)
-	hd.Set("Age", seconds(f.Age))
-	hd.Set("Cache-Status", status)
-	hd.Set("X-Request-ID", e.ReqID)
+	// The fields a hit sets, in one allocation (canonical keys, no Set).
+	vals := []string{seconds(f.Age), status, e.ReqID, ""}
+	hd["Age"], hd["Cache-Status"], hd["X-Request-Id"] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
 	e.Cache = outcome
 	switch outcome {
 	case CacheHit:
@@ -628,7 +652,7 @@ func (h *Handler) serveObject(w http.ResponseWriter, r *http.Request, e *accessl
 	}
 	h.countCache(e.Site, outcome)
 	e.Status = obj.Status
-	if notModified(r, obj) {
+	if nm {
 		for _, k := range []string{"Content-Length", "Content-Type", "Content-Encoding", "Content-Range", "Transfer-Encoding"} {
 			delete(hd, k)
 		}
@@ -652,7 +676,8 @@ func (h *Handler) serveObject(w http.ResponseWriter, r *http.Request, e *accessl
 		}
 	}
 	if code != http.StatusNoContent && code != http.StatusNotModified && code >= 200 {
-		hd.Set("Content-Length", strconv.Itoa(len(body)))
+		vals[3] = strconv.Itoa(len(body))
+		hd["Content-Length"] = vals[3:4:4]
 	}
 	e.Status = code
 	w.WriteHeader(code)

@@ -17,6 +17,7 @@ import (
 	"github.com/rampart-edge/rampart/controlsvc/api"
 	"github.com/rampart-edge/rampart/edgeagent/accesslog"
 	"github.com/rampart-edge/rampart/edgeagent/catalog"
+	"github.com/rampart-edge/rampart/edgeagent/h1"
 )
 
 // syncBuffer is a bytes.Buffer safe for the logger and the test to share.
@@ -64,12 +65,27 @@ func newEdge(t *testing.T, sites ...api.Site) *edge {
 	}
 	e.log = accesslog.New(e.buf, "test", "n1")
 	e.h = New(Config{Catalog: e.cat, Log: e.log, AllowPrivateOrigins: true, DialTimeout: time.Second, ResponseHeaderTimeout: 2 * time.Second})
-	e.srv = httptest.NewServer(e.h)
+	e.srv = serveH1(t, e.h)
 	t.Cleanup(func() { e.srv.Close(); e.h.Close() })
 	return e
 }
 
-func (e *edge) put(t *testing.T, s api.Site) {
+// serveH1 serves h as the edge does (edgeagent/h1), behind an
+// httptest.Server for its URL and client; setting the server's
+// Config.Handler replaces h.
+func serveH1(t testing.TB, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	s := &h1.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv.Config.Handler.ServeHTTP(w, r)
+	})}
+	go s.Serve(srv.Listener)
+	srv.URL = "http://" + srv.Listener.Addr().String()
+	t.Cleanup(func() { s.Close() })
+	return srv
+}
+
+func (e *edge) put(t testing.TB, s api.Site) {
 	t.Helper()
 	if s.V == 0 {
 		s.V = api.Version
@@ -83,7 +99,7 @@ func (e *edge) put(t *testing.T, s api.Site) {
 	}
 }
 
-func (e *edge) do(t *testing.T, method, host, path string, body io.Reader, hdr map[string]string) *http.Response {
+func (e *edge) do(t testing.TB, method, host, path string, body io.Reader, hdr map[string]string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequest(method, e.srv.URL+path, body)
 	if err != nil {
@@ -102,7 +118,7 @@ func (e *edge) do(t *testing.T, method, host, path string, body io.Reader, hdr m
 	return resp
 }
 
-func readAll(t *testing.T, r io.Reader) string {
+func readAll(t testing.TB, r io.Reader) string {
 	t.Helper()
 	b, err := io.ReadAll(r)
 	if err != nil {
