@@ -449,7 +449,7 @@ func (c *conn) readRequest(first bool) (*http.Request, error) {
 	}
 	c.lr.remain = c.maxHeaderBytes() + 4096 - int64(c.br.Buffered())
 	c.lr.hit = false
-	req, err := http.ReadRequest(c.br)
+	req, err := readRequest(c.br)
 	if err != nil {
 		if c.lr.hit {
 			return nil, &requestError{http.StatusRequestHeaderFieldsTooLarge, "request header too large"}
@@ -478,8 +478,6 @@ func (c *conn) readRequest(first bool) (*http.Request, error) {
 	if !httpguts.ValidHostHeader(req.Host) {
 		return nil, &requestError{http.StatusBadRequest, "malformed Host header"}
 	}
-	// Field names and values were validated by http.ReadRequest
-	// (net/textproto refuses a malformed header line).
 	if ex := req.Header["Expect"]; len(ex) > 0 && !(req.ProtoAtLeast(1, 1) && hasToken(ex, "100-continue")) {
 		return nil, &requestError{http.StatusExpectationFailed, "unsupported Expect"}
 	}
