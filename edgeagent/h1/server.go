@@ -169,7 +169,7 @@ func (s *Server) serveH2(tc *tls.Conn) {
 }
 
 func (s *Server) newConn(rw net.Conn, ctx context.Context) *conn {
-	c := &conn{srv: s, rw: rw, ctx: ctx, remoteAddr: rw.RemoteAddr().String()}
+	c := &conn{srv: s, rw: rw, ctx: ctx, remoteAddr: rw.RemoteAddr().String(), started: time.Now()}
 	if tl, ok := rw.(interface{ TLSState() *tls.ConnectionState }); ok {
 		c.tlsState = tl.TLSState()
 	}
@@ -337,7 +337,6 @@ func (c *conn) maxHeaderBytes() int64 {
 }
 
 func (c *conn) serve() {
-	c.started = time.Now()
 	defer func() {
 		if err := recover(); err != nil && err != http.ErrAbortHandler {
 			buf := make([]byte, 64<<10)
