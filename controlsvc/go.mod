@@ -50,3 +50,5 @@ require (
 replace github.com/rampart-edge/rampart/controlsvc/api => ./api
 
 replace github.com/rampart-edge/rampart/waf => ../waf
+
+replace github.com/corazawaf/coraza/v3 => ../third_party/coraza

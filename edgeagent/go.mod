@@ -20,7 +20,7 @@ require (
 	github.com/kaptinlin/go-i18n v0.1.4 // indirect
 	github.com/kaptinlin/jsonschema v0.4.6 // indirect
 	github.com/magefile/mage v1.17.0 // indirect
-	github.com/maypok86/otter/v2 v2.2.1 // indirect
+	github.com/maypok86/otter/v2 v2.2.1
 	github.com/petar-dambovaliev/aho-corasick v0.0.0-20250424160509-463d218d4745 // indirect
 	github.com/tidwall/gjson v1.18.0 // indirect
 	github.com/tidwall/match v1.1.1 // indirect
@@ -54,3 +54,5 @@ require (
 replace github.com/rampart-edge/rampart/controlsvc/api => ../controlsvc/api
 
 replace github.com/rampart-edge/rampart/waf => ../waf
+
+replace github.com/corazawaf/coraza/v3 => ../third_party/coraza

@@ -66,3 +66,5 @@ replace (
 )
 
 replace github.com/rampart-edge/rampart/waf => ../waf
+
+replace github.com/corazawaf/coraza/v3 => ../third_party/coraza

@@ -31,6 +31,10 @@ type Options struct {
 	// ModSecurity-style error-log line (what go-ftw reads). It is a debugging
 	// aid: the lines hold matched data as it was, secrets included.
 	MatchLog io.Writer
+	// NoPrescreen turns off the vendored Coraza's prescreen
+	// (third_party/coraza/RAMPART.md), leaving upstream's evaluation: for
+	// the differential test and for ruling the prescreen out.
+	NoPrescreen bool
 }
 
 // Engine is a compiled policy.
@@ -60,7 +64,7 @@ func Compile(p api.WAFPolicy, opts Options) (*Engine, error) {
 		return e, nil
 	}
 	registerOperators()
-	cfg := coraza.NewWAFConfig().WithRootFS(coreruleset.FS).WithDirectives(directives(p))
+	cfg := coraza.NewWAFConfig().WithRootFS(coreruleset.FS).WithDirectives(directives(p)).WithPrescreen(!opts.NoPrescreen)
 	if opts.MatchLog != nil {
 		var mu sync.Mutex
 		w := opts.MatchLog

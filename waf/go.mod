@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/corazawaf/coraza-coreruleset/v4 v4.25.0
 	github.com/corazawaf/coraza/v3 v3.8.1
+	github.com/goccy/go-yaml v1.19.2
 	github.com/rampart-edge/rampart/controlsvc/api v0.0.0
 	rsc.io/binaryregexp v0.2.0
 )
@@ -12,7 +13,6 @@ require (
 require (
 	github.com/corazawaf/libinjection-go v0.3.3 // indirect
 	github.com/goccy/go-json v0.10.5 // indirect
-	github.com/goccy/go-yaml v1.19.2 // indirect
 	github.com/gotnospirit/makeplural v0.0.0-20180622080156-a5f48d94d976 // indirect
 	github.com/gotnospirit/messageformat v0.0.0-20221001023931-dfe49f1eb092 // indirect
 	github.com/kaptinlin/go-i18n v0.1.4 // indirect
@@ -30,3 +30,5 @@ require (
 )
 
 replace github.com/rampart-edge/rampart/controlsvc/api => ../controlsvc/api
+
+replace github.com/corazawaf/coraza/v3 => ../third_party/coraza

@@ -3,6 +3,7 @@ package waf
 import (
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/corazawaf/coraza/v3/experimental/plugins"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
 	"rsc.io/binaryregexp"
+	bsyntax "rsc.io/binaryregexp/syntax"
 
 	"github.com/rampart-edge/rampart/waf/internal/rxprefilter"
 )
@@ -23,6 +25,12 @@ import (
 // (package rxprefilter) whether the value can match at all: the literals a
 // match must contain and the bytes it needs. The prefilter only ever rules
 // out values the regexp would not match.
+//
+// The same analysis serves the vendored Coraza's prescreen
+// (third_party/coraza/RAMPART.md), which skips a rule when no value of the
+// phase can match: both operators name the literals a match needs
+// (ScreenLiterals), and the prefilter answers for single values (MayMatch),
+// so the screen can rule a value out before the rule's loop fetches it.
 
 var registerOnce sync.Once
 
@@ -96,19 +104,146 @@ func (o *rx) Evaluate(tx plugintypes.TransactionState, value string) bool {
 	return true
 }
 
+// ScreenLiterals implements plugintypes.OperatorScreener for the vendored
+// Coraza's prescreen: sets of literals the prefilter requires one of, so a
+// value missing a set is one MayMatch rejects and the regexp cannot match.
+// Without such sets the prescreen still runs MayMatch value by value,
+// unless there is no prefilter at all.
+func (o *rx) ScreenLiterals() ([][]string, bool) {
+	if o.filter == nil {
+		return nil, false
+	}
+	return o.filter.LiteralSets(), true
+}
+
+// MayMatch implements plugintypes.OperatorPrefilter: false only when the
+// regexp does not match value.
+func (o *rx) MayMatch(value string) bool {
+	return o.filter.MayMatch(value)
+}
+
 // binaryRx is Coraza's @rx for patterns matching arbitrary bytes: the
-// pattern as written (no added flags), no prefilter.
+// pattern as written (no added flags), no prefilter, but literals for the
+// prescreen (binaryLiterals).
 type binaryRx struct {
-	re *binaryregexp.Regexp
+	re   *binaryregexp.Regexp
+	lits []string
+}
+
+type binaryRxCompiled struct {
+	re   *binaryregexp.Regexp
+	lits []string
 }
 
 func newBinaryRx(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
 	data := options.Arguments
-	re, err := memoizeDo(options.Memoizer, data, func() (any, error) { return binaryregexp.Compile(data) })
+	c, err := memoizeDo(options.Memoizer, "rampart-binrx:"+data, func() (any, error) {
+		re, err := binaryregexp.Compile(data)
+		if err != nil {
+			return nil, err
+		}
+		c := &binaryRxCompiled{re: re}
+		// binaryregexp.Compile parses with syntax.Perl: the same tree.
+		if parsed, err := bsyntax.Parse(data, bsyntax.Perl); err == nil {
+			c.lits = binaryLiterals(parsed)
+		}
+		return c, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	return &binaryRx{re: re.(*binaryregexp.Regexp)}, nil
+	bc := c.(*binaryRxCompiled)
+	return &binaryRx{re: bc.re, lits: bc.lits}, nil
+}
+
+// ScreenLiterals implements plugintypes.OperatorScreener for the vendored
+// Coraza's prescreen.
+func (o *binaryRx) ScreenLiterals() ([][]string, bool) {
+	return [][]string{o.lits}, o.lits != nil
+}
+
+// binaryLiterals returns byte strings, ASCII letters lower-cased, one of
+// which every match of re contains; nil when it cannot tell. A
+// binaryregexp rune is one byte of input. It is rxprefilter's analysis cut
+// down to what the few CRS patterns that take this path need: a
+// concatenation needs each of its parts (the most selective is kept), an
+// alternation one of its branches, a repetition at least once its body.
+func binaryLiterals(re *bsyntax.Regexp) []string {
+	switch re.Op {
+	case bsyntax.OpLiteral:
+		b := make([]byte, 0, len(re.Rune))
+		for _, r := range re.Rune {
+			if r > 0xff || (r >= 0x80 && re.Flags&bsyntax.FoldCase != 0) {
+				return nil // a byte whose case variants are not ASCII's
+			}
+			b = append(b, lowerByte(byte(r)))
+		}
+		if len(b) == 0 {
+			return nil
+		}
+		return []string{string(b)}
+	case bsyntax.OpCharClass:
+		var out []string
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			lo, hi := re.Rune[i], re.Rune[i+1]
+			if hi > 0xff || hi-lo >= 4 || len(out) >= 4 {
+				return nil
+			}
+			for r := lo; r <= hi; r++ {
+				out = append(out, string([]byte{lowerByte(byte(r))}))
+			}
+		}
+		if len(out) == 0 || len(out) > 4 {
+			return nil
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	case bsyntax.OpCapture, bsyntax.OpPlus:
+		return binaryLiterals(re.Sub[0])
+	case bsyntax.OpRepeat:
+		if re.Min >= 1 {
+			return binaryLiterals(re.Sub[0])
+		}
+	case bsyntax.OpConcat:
+		var best []string
+		for _, sub := range re.Sub {
+			if l := binaryLiterals(sub); l != nil && (best == nil || shorterOrFewer(best, l)) {
+				best = l
+			}
+		}
+		return best
+	case bsyntax.OpAlternate:
+		var out []string
+		for _, sub := range re.Sub {
+			l := binaryLiterals(sub)
+			if l == nil {
+				return nil
+			}
+			out = append(out, l...)
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	return nil
+}
+
+// shorterOrFewer reports whether b is a more selective literal set than a:
+// its shortest literal is longer, or as long and it has fewer.
+func shorterOrFewer(a, b []string) bool {
+	ma, mb := len(slices.MinFunc(a, byLen)), len(slices.MinFunc(b, byLen))
+	if ma != mb {
+		return mb > ma
+	}
+	return len(b) < len(a)
+}
+
+func byLen(x, y string) int { return len(x) - len(y) }
+
+func lowerByte(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 func (o *binaryRx) Evaluate(tx plugintypes.TransactionState, value string) bool {

@@ -18,6 +18,9 @@ import (
 	"github.com/corazawaf/coraza/v3/experimental/plugins"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
 
+	"rsc.io/binaryregexp"
+	bsyntax "rsc.io/binaryregexp/syntax"
+
 	"github.com/rampart-edge/rampart/controlsvc/api"
 	"github.com/rampart-edge/rampart/waf/internal/rxprefilter"
 	"github.com/rampart-edge/rampart/waf/internal/rxprefilter/rxgen"
@@ -175,11 +178,24 @@ func TestPrefilterSoundOnCRS(t *testing.T) {
 			sample[i] = inputs[rnd.IntN(len(inputs))]
 		}
 	}
-	var filtered, ruledOut, total, largest int
+	var filtered, ruledOut, total, largest, binary int
 	for i, p := range patterns {
 		data := "(?sm)" + p
 		if matchesArbitraryBytes(data) {
-			continue // binaryregexp path: no prefilter
+			// binaryregexp path: no prefilter, literals for the prescreen.
+			bre := binaryregexp.MustCompile(p)
+			parsed, err := bsyntax.Parse(p, bsyntax.Perl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lits := binaryLiterals(parsed)
+			binary++
+			for _, s := range sample {
+				if lits != nil && bre.MatchString(s) && !slices.ContainsFunc(lits, func(l string) bool { return strings.Contains(asciiLower(s), l) }) {
+					t.Errorf("unsound binary literals: %q matches %q, which holds none of %q", p, s, lits)
+				}
+			}
+			continue
 		}
 		re := regexp.MustCompile(data)
 		parsed, err := syntax.Parse(data, syntax.Perl)
@@ -191,8 +207,18 @@ func TestPrefilterSoundOnCRS(t *testing.T) {
 			filtered++
 		}
 		largest = max(largest, f.Size())
+		// The prescreen's literal sets (third_party/coraza screen.go): a
+		// match holds one literal of each, ASCII case aside.
+		sets := f.LiteralSets()
 		check := func(s string) {
 			total++
+			if len(sets) > 0 && re.MatchString(s) && !strings.Contains(s, "\u212a") && !strings.Contains(s, "\u017f") {
+				for _, lits := range sets {
+					if !slices.ContainsFunc(lits, func(l string) bool { return strings.Contains(asciiLower(s), l) }) {
+						t.Errorf("unsound literals: %q matches %q, which holds none of %q", p, s, lits)
+					}
+				}
+			}
 			if f.MayMatch(s) {
 				return
 			}
@@ -212,7 +238,19 @@ func TestPrefilterSoundOnCRS(t *testing.T) {
 			check(b.String())
 		}
 	}
+	t.Logf("%d binary patterns", binary)
 	t.Logf("%d of %d patterns have a prefilter (the largest visits %d nodes); it ruled out %d of %d checks", filtered, len(patterns), largest, ruledOut, total)
+}
+
+// asciiLower lower-cases ASCII letters only, as the prescreen compares.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // The operator must answer exactly as Coraza's own @rx, captures included.

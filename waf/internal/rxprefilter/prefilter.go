@@ -666,3 +666,123 @@ func runeMinLen(r rune, fold bool) int {
 	}
 	return max(n, 1)
 }
+
+// maxLiterals bounds a set LiteralSets returns: a larger one costs more to
+// search for than it saves.
+const maxLiterals = 4096
+
+// maxLiteralSets is how many sets LiteralSets returns at most.
+const maxLiteralSets = 2
+
+// LiteralSets returns sets of lower-case strings such that every match
+// contains at least one string of each set (compared with the
+// ASCII-lower-cased input, as MayMatch does). A set comes from the
+// condition's tree: an OR contributes the union of its members' sets, an
+// AND the most selective of its members' sets, an atom itself. When the
+// condition is an AND, its most selective members each give a set: two
+// weak sets together ("on" and "=") rule out far more than either. nil
+// when there is no such set. As with MayMatch, an input holding KELVIN
+// SIGN or LATIN SMALL LETTER LONG S is not covered: the caller must treat
+// it as a possible match.
+func (f *Filter) LiteralSets() [][]string {
+	if f == nil || f.root == nil {
+		return nil
+	}
+	memo := map[*node][]string{}
+	var sets [][]string
+	if f.root.op == opAnd {
+		for _, c := range f.root.subs {
+			if l := literals(c, memo); l != nil {
+				sets = append(sets, l)
+			}
+		}
+		slices.SortStableFunc(sets, func(a, b []string) int {
+			switch {
+			case moreSelective(a, b):
+				return -1
+			case moreSelective(b, a):
+				return 1
+			}
+			return 0
+		})
+		sets = sets[:min(len(sets), maxLiteralSets)]
+	} else if l := literals(f.root, memo); l != nil {
+		sets = [][]string{l}
+	}
+	for i, l := range sets {
+		sets[i] = uniq(slices.Clone(l))
+	}
+	return sets
+}
+
+// literals is the set one node gives (see LiteralSets); nil means none.
+// memo holds each shared node's answer (the tree is a DAG).
+func literals(n *node, memo map[*node][]string) []string {
+	if l, ok := memo[n]; ok {
+		return l
+	}
+	var out []string
+	switch n.op {
+	case opAtom:
+		if n.atom != "" {
+			out = []string{n.atom}
+		}
+	case opOr:
+		for _, c := range n.subs {
+			l := literals(c, memo)
+			if l == nil || len(out)+len(l) > maxLiterals {
+				out = nil
+				break
+			}
+			out = append(out, l...)
+		}
+	case opAnd:
+		for _, c := range n.subs {
+			if l := literals(c, memo); l != nil && (out == nil || moreSelective(l, out)) {
+				out = l
+			}
+		}
+	}
+	memo[n] = out
+	return out
+}
+
+// moreSelective reports whether a is likely to occur in fewer inputs than
+// b: its weakest literal is rarer (rarity), or as rare and it has fewer
+// literals.
+func moreSelective(a, b []string) bool {
+	ra, rb := weakest(a), weakest(b)
+	if ra != rb {
+		return ra > rb
+	}
+	return len(a) < len(b)
+}
+
+// weakest is the rarity of the set's commonest literal.
+func weakest(ss []string) int {
+	m := -1
+	for _, s := range ss {
+		if r := rarity(s); m < 0 || r < m {
+			m = r
+		}
+	}
+	return m
+}
+
+// rarity scores how seldom a literal occurs in ordinary values: letters,
+// digits, white space and the punctuation of names, numbers, paths and
+// dates count 1 a byte; the rest (quotes, brackets, operators, which is what
+// attacks are made of) 3. "<" is rarer than "on".
+func rarity(lit string) int {
+	n := 0
+	for i := 0; i < len(lit); i++ {
+		switch c := lit[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == ' ', c == '\t', c == '\n', c == '\r', c == '.', c == '-', c == '_', c == '/', c == ',', c == ':':
+			n++
+		default:
+			n += 3
+		}
+	}
+	return n
+}

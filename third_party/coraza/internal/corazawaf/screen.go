@@ -1,0 +1,613 @@
+// Copyright 2026 Rampart contributors
+// SPDX-License-Identifier: Apache-2.0
+
+package corazawaf
+
+// The prescreen (Rampart fork). Upstream evaluates rule-major: for every
+// rule, every value of every variable is fetched, transformed and handed to
+// the operator. On a request with hundreds of arguments that is tens of
+// thousands of evaluations, nearly all of which cannot match. The prescreen
+// works value-major for the rules where that is provably safe, and skips a
+// rule that no value of the phase can match: rule.go doEvaluate returns no
+// match right after setting the RULE collection, as an evaluation without a
+// match leaves it.
+//
+// How, per transaction and phase, everything computed on first use:
+//   - every value of a variable is searched once, with one automaton over
+//     the literal sets of every screened rule of the phase (litscan);
+//   - for a group of rules sharing a transformation chain, each value is
+//     transformed once (chains sharing a prefix share its steps); when that
+//     changes no more than the case of ASCII letters (the literal search
+//     ignores it) the raw value's search stands, otherwise the transformed
+//     value is searched;
+//   - a rule is a candidate for the values of its variables whose search
+//     found a literal of each of its sets (every value, for a rule with no
+//     sets); the operator's prefilter (OperatorPrefilter), if any, is asked
+//     about them when the rule is reached. A rule with no candidate that
+//     the prefilter lets through is skipped.
+//
+// A rule is screened only when skipping it cannot change anything:
+//   - it is a parent rule with an operator that is not negated and that
+//     implements plugintypes.OperatorScreener (an operator that matches
+//     nothing leaves no trace: no captures, no matched variables, no
+//     actions run);
+//   - a multiMatch rule is screened with every intermediate value of its
+//     chain, as Rule.executeTransformationsMultimatch makes them;
+//   - every variable is one of screenVariables, collections that are filled
+//     before a phase's rules run and that no action changes, so values seen
+//     when the group is screened are the values the rule would see;
+//   - the screen reads every value of each collection, whatever the rule's
+//     key selectors, exclusions and ctl:ruleRemoveTarget* say: those only
+//     narrow what the rule sees, so a superset is sound;
+//   - values are transformed with the rule's own chain, the same functions
+//     in the same order as Rule.transformArg (a failing step leaves the
+//     value as it was).
+// Multiphase evaluation (a build tag) is not screened.
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
+	"github.com/corazawaf/coraza/v3/internal/litscan"
+	"github.com/corazawaf/coraza/v3/types"
+	"github.com/corazawaf/coraza/v3/types/variables"
+)
+
+// screenVariables are the collections a screened rule may target: request
+// and response data that the transaction fills before the phase that reads
+// it and that no action modifies (setvar writes TX; ctl narrows targets).
+var screenVariables = map[variables.RuleVariable]bool{
+	variables.Args:                 true,
+	variables.ArgsGet:              true,
+	variables.ArgsPost:             true,
+	variables.ArgsNames:            true,
+	variables.ArgsGetNames:         true,
+	variables.ArgsPostNames:        true,
+	variables.RequestCookies:       true,
+	variables.RequestCookiesNames:  true,
+	variables.RequestHeaders:       true,
+	variables.RequestHeadersNames:  true,
+	variables.RequestURI:           true,
+	variables.RequestURIRaw:        true,
+	variables.RequestFilename:      true,
+	variables.RequestBasename:      true,
+	variables.RequestLine:          true,
+	variables.RequestMethod:        true,
+	variables.RequestProtocol:      true,
+	variables.QueryString:          true,
+	variables.RequestBody:          true,
+	variables.XML:                  true,
+	variables.Files:                true,
+	variables.FilesNames:           true,
+	variables.ResponseHeaders:      true,
+	variables.ResponseHeadersNames: true,
+	variables.ResponseBody:         true,
+}
+
+// screenPlan is the compiled prescreen of a rule group. Slots number the
+// screened rules, owners their literal sets (a rule's are consecutive),
+// both phase by phase and, within a phase, group by group, so a phase's
+// and a group's are ranges.
+type screenPlan struct {
+	slots     int             // Rule.screenSlot is 1 + the rule's slot
+	rules     []screenRule    // by slot
+	ownerSlot []int32         // by owner
+	groups    []screenGroup   // rules sharing a phase and transformation chain
+	phases    [6]*screenPhase // by phase
+}
+
+// screenPhase is the automaton over the literal sets of a phase's rules;
+// its owner o is the plan's owner first+o.
+type screenPhase struct {
+	first int32
+	set   *litscan.Set
+}
+
+type screenRule struct {
+	group int32
+	vars  varSet
+	// prefilter confirms a value the literal search found (nil: literals
+	// of every set are a possible match).
+	prefilter plugintypes.OperatorPrefilter
+	// The rule's literal sets are owners [firstOwner, firstOwner+owners);
+	// with none, every value is a candidate.
+	firstOwner, owners int32
+}
+
+type screenGroup struct {
+	phase           types.RulePhase
+	first, end      int32 // slots
+	ownerEnd        int32 // owners: [rules[first].firstOwner, ownerEnd)
+	firstOwner      int32
+	chain           int   // transformationsID
+	prefixes        []int // transformationPrefixIDs: the chain's every prefix
+	multiMatch      bool
+	transformations []ruleTransformationParams
+	vars            []variables.RuleVariable // every owner's, each once
+	always          []int32                  // slots of the owners without literals
+}
+
+// varSet is a set of variables.RuleVariable.
+type varSet [4]uint64
+
+func (s *varSet) add(v variables.RuleVariable) { s[uint8(v)>>6] |= 1 << (uint8(v) & 63) }
+func (s *varSet) has(v variables.RuleVariable) bool {
+	return s[uint8(v)>>6]&(1<<(uint8(v)&63)) != 0
+}
+
+// EnablePrescreen compiles the prescreen of the group's rules. Call it once
+// the rules are final (after parsing); rules added later are not screened.
+func (rg *RuleGroup) EnablePrescreen() {
+	if multiphaseEvaluation {
+		return
+	}
+	type member struct {
+		rule *Rule
+		sets [][]string
+		pf   plugintypes.OperatorPrefilter
+	}
+	type groupKey struct {
+		phase      types.RulePhase
+		chain      int
+		multiMatch bool
+	}
+	index := map[groupKey]int{}
+	var keys []groupKey
+	var members [][]member
+	for i := range rg.rules {
+		r := &rg.rules[i]
+		r.screenSlot = 0
+		l, pf, ok := screenLiterals(r)
+		if !ok {
+			continue
+		}
+		k := groupKey{phase: r.Phase_, chain: r.transformationsID, multiMatch: r.MultiMatch}
+		g, ok := index[k]
+		if !ok {
+			g = len(keys)
+			index[k] = g
+			keys = append(keys, k)
+			members = append(members, nil)
+		}
+		members[g] = append(members[g], member{rule: r, sets: l, pf: pf})
+	}
+	p := &screenPlan{}
+	for phase := types.PhaseRequestHeaders; phase <= types.PhaseLogging; phase++ {
+		first := int32(len(p.ownerSlot))
+		var lits [][]string
+		for g, k := range keys {
+			if k.phase != phase {
+				continue
+			}
+			r0 := members[g][0].rule
+			grp := screenGroup{
+				phase:           phase,
+				first:           int32(p.slots),
+				firstOwner:      int32(len(p.ownerSlot)),
+				chain:           r0.transformationsID,
+				prefixes:        r0.transformationPrefixIDs,
+				multiMatch:      r0.MultiMatch,
+				transformations: r0.transformations,
+			}
+			for _, m := range members[g] {
+				slot := int32(p.slots)
+				p.slots++
+				m.rule.screenSlot = slot + 1
+				sr := screenRule{group: int32(len(p.groups)), prefilter: m.pf,
+					firstOwner: int32(len(p.ownerSlot)), owners: int32(len(m.sets))}
+				for _, v := range m.rule.variables {
+					sr.vars.add(v.Variable)
+					if !slices.Contains(grp.vars, v.Variable) {
+						grp.vars = append(grp.vars, v.Variable)
+					}
+				}
+				if sr.owners == 0 {
+					grp.always = append(grp.always, slot)
+				}
+				for _, set := range m.sets {
+					p.ownerSlot = append(p.ownerSlot, slot)
+					lits = append(lits, set)
+				}
+				p.rules = append(p.rules, sr)
+			}
+			grp.end = int32(p.slots)
+			grp.ownerEnd = int32(len(p.ownerSlot))
+			p.groups = append(p.groups, grp)
+		}
+		if len(lits) > 0 {
+			p.phases[phase] = &screenPhase{first: first, set: litscan.New(lits)}
+		}
+	}
+	rg.screen = p
+}
+
+// screenLiterals returns the literal sets and prefilter of a rule that may
+// be screened.
+func screenLiterals(r *Rule) ([][]string, plugintypes.OperatorPrefilter, bool) {
+	if r.ParentID_ != noID || r.operator == nil || r.operator.Negation ||
+		r.Phase_ < types.PhaseRequestHeaders || r.Phase_ > types.PhaseLogging || len(r.variables) == 0 {
+		return nil, nil, false
+	}
+	for _, v := range r.variables {
+		if v.Count || !screenVariables[v.Variable] {
+			return nil, nil, false
+		}
+	}
+	s, ok := r.operator.Operator.(plugintypes.OperatorScreener)
+	if !ok {
+		return nil, nil, false
+	}
+	l, ok := s.ScreenLiterals()
+	if !ok || slices.ContainsFunc(l, func(set []string) bool { return len(set) == 0 || slices.Contains(set, "") }) {
+		return nil, nil, false
+	}
+	pf, _ := r.operator.Operator.(plugintypes.OperatorPrefilter)
+	if len(l) == 0 && pf == nil {
+		return nil, nil, false
+	}
+	return l, pf, true
+}
+
+// screenState is a transaction's prescreen in the current phase. Entries
+// of the epoch arrays equal to epoch are current: a new phase bumps epoch
+// instead of clearing.
+type screenState struct {
+	plan       *screenPlan
+	epoch      uint32
+	groupEpoch []uint32 // by group: screened
+	candEpoch  []uint32 // by slot: cands[slot] is current
+	cands      [][]string
+	decided    []uint32 // by slot: the rule's answer is known...
+	hit        []uint32 // ...and it may match
+	seen       []uint32 // litscan.Set.Scan's, by phase owner
+	mark       uint32   // seen's current mark
+	buf        []int32
+	// Arenas for the phase's values and search results, kept with the
+	// pooled transaction so that a request allocates little.
+	strArena  []string
+	intArena  []int32
+	listArena [][]int32
+	boolArena []bool
+	raw       map[variables.RuleVariable]*screenRaw
+	values    map[screenValuesKey]screenValues
+	steps     map[screenValuesKey][]string // values after each chain prefix
+}
+
+// screenRaw is a variable's values and, lazily, the owners each value's
+// literal search named (sorted).
+type screenRaw struct {
+	values  []string
+	found   [][]int32
+	scanned bool
+	// fold[i] is set when values[i] holds a rune that case-folding
+	// regexps match as an ASCII letter (see plugintypes.OperatorScreener).
+	fold []bool
+}
+
+type screenValuesKey struct {
+	chain      int
+	multiMatch bool
+	variable   variables.RuleVariable
+}
+
+// screenValues are a variable's values after a transformation chain.
+type screenValues struct {
+	values []string
+	// rawIndex[i] is the raw value values[i] was made from (nil: i).
+	rawIndex []int32
+}
+
+// screenBegin starts a phase's prescreen: nothing screened yet.
+func (tx *Transaction) screenBegin() {
+	p := tx.WAF.Rules.screen
+	st := &tx.screen
+	if p == nil {
+		st.plan = nil
+		return
+	}
+	if st.plan != p || st.epoch == ^uint32(0) {
+		st.plan = p
+		st.epoch = 0
+		st.groupEpoch = make([]uint32, len(p.groups))
+		st.candEpoch = make([]uint32, p.slots)
+		st.cands = make([][]string, p.slots)
+		st.decided = make([]uint32, p.slots)
+		st.hit = make([]uint32, p.slots)
+		st.seen = make([]uint32, len(p.ownerSlot))
+		st.mark = 0
+		st.raw = map[variables.RuleVariable]*screenRaw{}
+		st.values = map[screenValuesKey]screenValues{}
+		st.steps = map[screenValuesKey][]string{}
+	}
+	st.epoch++
+	clear(st.strArena) // let the previous values go
+	st.strArena = st.strArena[:0]
+	st.intArena = st.intArena[:0]
+	st.listArena = st.listArena[:0]
+	st.boolArena = st.boolArena[:0]
+	clear(st.raw)
+	clear(st.values)
+	clear(st.steps)
+}
+
+// screenedOut reports whether the prescreen proves that r, a screened rule,
+// matches no value in this phase.
+func (tx *Transaction) screenedOut(r *Rule) bool {
+	st := &tx.screen
+	p := st.plan
+	if p == nil || tx.WAF.Rules.screen != p {
+		return false
+	}
+	slot := r.screenSlot - 1
+	if st.decided[slot] == st.epoch {
+		return st.hit[slot] != st.epoch
+	}
+	o := &p.rules[slot]
+	if g := o.group; st.groupEpoch[g] != st.epoch {
+		tx.screenGroup(&p.groups[g])
+		st.groupEpoch[g] = st.epoch
+	}
+	st.decided[slot] = st.epoch
+	if st.hit[slot] == st.epoch {
+		return false
+	}
+	if st.candEpoch[slot] == st.epoch {
+		for _, s := range st.cands[slot] {
+			if o.prefilter.MayMatch(s) {
+				st.hit[slot] = st.epoch
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// screenGroup finds the group's rules with a literal of each of their sets
+// in a transformed value of one of their variables (every value, for rules
+// without sets): those without a prefilter may match, the others get the
+// value as a candidate for screenedOut to ask the prefilter about.
+func (tx *Transaction) screenGroup(g *screenGroup) {
+	st := &tx.screen
+	p := st.plan
+	ph := p.phases[g.phase]
+	for _, v := range g.vars {
+		raw := tx.screenRawValues(v)
+		vals := tx.screenValues(g, v, raw.values)
+		for i, s := range vals.values {
+			r := i
+			if vals.rawIndex != nil {
+				r = int(vals.rawIndex[i])
+			}
+			// A value that differs from its raw value at most in ASCII
+			// case has the raw value's search and runes.
+			var found []int32
+			var fold bool
+			if equalFoldASCII(s, raw.values[r]) {
+				found, fold = tx.screenFound(ph, raw, r), raw.fold[r]
+			} else {
+				found, fold = tx.screenScan(ph, s), hasFoldRune(s)
+			}
+			if fold {
+				// Case-folding regexps match this value's U+212A or
+				// U+017F as k or s: no literal search sees that.
+				for slot := g.first; slot < g.end; slot++ {
+					if p.rules[slot].vars.has(v) {
+						st.hit[slot] = st.epoch
+					}
+				}
+				break
+			}
+			// found is sorted and a rule's owners are consecutive: the
+			// rule has a literal of every set when its first owner and
+			// the owner as many places on are both there.
+			lo := len(found)
+			if lo > 0 && found[lo-1] >= g.firstOwner && found[0] < g.ownerEnd {
+				lo, _ = slices.BinarySearch(found, g.firstOwner)
+			}
+			for k := lo; k < len(found) && found[k] < g.ownerEnd; k++ {
+				slot := p.ownerSlot[found[k]]
+				sr := &p.rules[slot]
+				if found[k] != sr.firstOwner {
+					continue
+				}
+				if last := k + int(sr.owners) - 1; last < len(found) && found[last] == sr.firstOwner+sr.owners-1 {
+					tx.screenCandidate(slot, v, s)
+				}
+			}
+			for _, slot := range g.always {
+				tx.screenCandidate(slot, v, s)
+			}
+		}
+	}
+}
+
+// screenCandidate records that slot's rule may match s, a value of v.
+func (tx *Transaction) screenCandidate(slot int32, v variables.RuleVariable, s string) {
+	st := &tx.screen
+	o := &st.plan.rules[slot]
+	if st.hit[slot] == st.epoch || !o.vars.has(v) {
+		return
+	}
+	if o.prefilter == nil {
+		st.hit[slot] = st.epoch
+		return
+	}
+	if st.candEpoch[slot] != st.epoch {
+		st.candEpoch[slot] = st.epoch
+		st.cands[slot] = st.cands[slot][:0]
+	}
+	st.cands[slot] = append(st.cands[slot], s)
+}
+
+// screenFound returns the owners the literal search of raw value i named.
+func (tx *Transaction) screenFound(ph *screenPhase, raw *screenRaw, i int) []int32 {
+	if !raw.scanned {
+		raw.scanned = true
+		st := &tx.screen
+		raw.found = grab(&st.listArena, len(raw.values))
+		for j, s := range raw.values {
+			found := tx.screenScan(ph, s)
+			raw.found[j] = grab(&st.intArena, len(found))
+			copy(raw.found[j], found)
+		}
+	}
+	return raw.found[i]
+}
+
+// screenScan returns the owners with a literal in s, sorted, in a buffer
+// the next call reuses.
+func (tx *Transaction) screenScan(ph *screenPhase, s string) []int32 {
+	st := &tx.screen
+	if ph == nil {
+		return nil
+	}
+	if st.mark == ^uint32(0) {
+		clear(st.seen)
+		st.mark = 0
+	}
+	st.mark++
+	st.buf = ph.set.Scan(s, st.seen, st.mark, st.buf[:0])
+	for i := range st.buf {
+		st.buf[i] += ph.first
+	}
+	slices.Sort(st.buf)
+	return st.buf
+}
+
+// screenRawValues returns every value of v, whatever its key.
+func (tx *Transaction) screenRawValues(v variables.RuleVariable) *screenRaw {
+	st := &tx.screen
+	if raw, ok := st.raw[v]; ok {
+		return raw
+	}
+	raw := &screenRaw{}
+	if col := tx.Collection(v); col != nil {
+		all := col.FindAll()
+		raw.values = grab(&st.strArena, len(all))
+		raw.fold = grab(&st.boolArena, len(all))
+		for i, md := range all {
+			raw.values[i] = md.Value()
+			raw.fold[i] = hasFoldRune(raw.values[i])
+		}
+	}
+	st.raw[v] = raw
+	return raw
+}
+
+// screenValues returns every value of v transformed with the group's chain
+// (for multiMatch, every intermediate value too), computed once per phase
+// and chain.
+func (tx *Transaction) screenValues(g *screenGroup, v variables.RuleVariable, raw []string) screenValues {
+	st := &tx.screen
+	key := screenValuesKey{chain: g.chain, multiMatch: g.multiMatch, variable: v}
+	if vals, ok := st.values[key]; ok {
+		return vals
+	}
+	var out screenValues
+	switch {
+	case len(g.transformations) == 0:
+		out.values = raw
+	case g.multiMatch:
+		// As Rule.executeTransformationsMultimatch: the value, then each
+		// step's result when the step changed it.
+		for r, value := range raw {
+			out.values = append(out.values, value)
+			out.rawIndex = append(out.rawIndex, int32(r))
+			for _, t := range g.transformations {
+				next, changed, err := t.Function(value)
+				if err != nil {
+					continue
+				}
+				if changed {
+					out.values = append(out.values, next)
+					out.rawIndex = append(out.rawIndex, int32(r))
+					value = next
+				}
+			}
+		}
+	default:
+		out.values = tx.screenTransform(g, v, raw)
+	}
+	st.values[key] = out
+	return out
+}
+
+// screenTransform transforms raw as Rule.transformArg does (a failing step
+// leaves the value as it was), starting from the longest prefix of the
+// chain already computed for v in this phase and keeping every step's
+// values for chains that share it.
+func (tx *Transaction) screenTransform(g *screenGroup, v variables.RuleVariable, raw []string) []string {
+	st := &tx.screen
+	start := 0
+	vals := raw
+	for i := len(g.prefixes) - 1; i >= 0; i-- {
+		if c, ok := st.steps[screenValuesKey{chain: g.prefixes[i], variable: v}]; ok {
+			start, vals = i+1, c
+			break
+		}
+	}
+	for i := start; i < len(g.transformations); i++ {
+		t := g.transformations[i].Function
+		next := grab(&st.strArena, len(vals))
+		for j, value := range vals {
+			if out, _, err := t(value); err == nil {
+				value = out
+			}
+			next[j] = value
+		}
+		vals = next
+		st.steps[screenValuesKey{chain: g.prefixes[i], variable: v}] = vals
+	}
+	return vals
+}
+
+// equalFoldASCII reports whether a and b differ at most in the case of
+// ASCII letters: the literal search cannot tell them apart.
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if a == b {
+		return true
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// hasFoldRune reports whether s holds U+212A or U+017F.
+func hasFoldRune(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			s = s[i:]
+			return strings.Contains(s, "\u212a") || strings.Contains(s, "\u017f")
+		}
+	}
+	return false
+}
+
+// grab returns n elements of the arena, growing it when full (what earlier
+// grabs hold stays valid: they keep the old array).
+func grab[T any](arena *[]T, n int) []T {
+	a := *arena
+	if cap(a)-len(a) < n {
+		a = make([]T, 0, max(2*cap(a), n, 256))
+	}
+	out := a[len(a) : len(a)+n : len(a)+n]
+	*arena = a[:len(a)+n]
+	return out
+}
