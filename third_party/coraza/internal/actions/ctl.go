@@ -167,12 +167,11 @@ func (a *ctlFn) Evaluate(_ plugintypes.RuleMetadata, txS plugintypes.Transaction
 			}
 		}
 	case ctlRuleRemoveTargetByTag:
-		rules := tx.WAF.Rules.GetRules()
-		for i := range rules {
-			r := &rules[i] // Rampart fork: no copy of each Rule
-			if utils.InSlice(a.value, r.Tags_) {
-				tx.RemoveRuleTargetByID(r.ID(), a.collection, a.colKey, a.colKeyRx)
-			}
+		// Rampart fork: the rules with the tag, in order, from an index.
+		rules, withTag := tx.WAF.RulesWithTag(a.value)
+		for _, i := range withTag {
+			r := &rules[i]
+			tx.RemoveRuleTargetByID(r.ID(), a.collection, a.colKey, a.colKeyRx)
 		}
 	case ctlRuleRemoveTargetByMsg:
 		rules := tx.WAF.Rules.GetRules()

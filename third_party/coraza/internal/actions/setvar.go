@@ -137,14 +137,16 @@ func (a *setvarFn) evaluateTxCollection(r plugintypes.RuleMetadata, tx plugintyp
 		return
 	}
 	currentVal := ""
-	if r := col.Get(key); len(r) > 0 {
+	if g, ok := col.(interface{ GetFirst(string) (string, bool) }); ok {
+		currentVal, _ = g.GetFirst(key) // Rampart fork: no slice
+	} else if r := col.Get(key); len(r) > 0 {
 		currentVal = r[0]
 	}
 	var err error
 	switch {
 	case len(value) == 0:
 		// if nothing to input
-		col.Set(key, []string{""})
+		setOne(col, key, "")
 	// Check if this could be an arithemetic operation. If it is followed by a number, it will be treated as an arithmetic operation. Otherwise, it will be treated as a string.
 	case value[0] == '+', value[0] == '-':
 		val := 0
@@ -161,7 +163,7 @@ func (a *setvarFn) evaluateTxCollection(r plugintypes.RuleMetadata, tx plugintyp
 					return
 				}
 
-				col.Set(key, []string{value})
+				setOne(col, key, value)
 				return
 			}
 		}
@@ -178,12 +180,12 @@ func (a *setvarFn) evaluateTxCollection(r plugintypes.RuleMetadata, tx plugintyp
 			}
 		}
 		if value[0] == '+' {
-			col.Set(key, []string{strconv.Itoa(currentValInt + val)})
+			setOne(col, key, strconv.Itoa(currentValInt+val))
 		} else {
-			col.Set(key, []string{strconv.Itoa(currentValInt - val)})
+			setOne(col, key, strconv.Itoa(currentValInt-val))
 		}
 	default:
-		col.Set(key, []string{value})
+		setOne(col, key, value)
 	}
 }
 
@@ -195,3 +197,13 @@ var (
 	_ plugintypes.Action = &setvarFn{}
 	_ ruleActionWrapper  = setvar
 )
+
+// setOne is col.Set(key, []string{value}), without the slice when the
+// collection has SetOne (Rampart fork: setvar runs for most rules).
+func setOne(col collection.Map, key, value string) {
+	if c, ok := col.(interface{ SetOne(key, value string) }); ok {
+		c.SetOne(key, value)
+		return
+	}
+	col.Set(key, []string{value})
+}

@@ -22,6 +22,9 @@ type Map struct {
 	// summing len(values) across every key on each call made checkArgumentLimit
 	// (called once per Add) quadratic in the number of distinct keys.
 	totalValues int
+	// gen changes whenever a method may have replaced or removed a key's
+	// values (Rampart fork: KeySlots).
+	gen uint64
 }
 
 var _ collection.Map = &Map{}
@@ -108,6 +111,10 @@ func (c *Map) FindString(key string) []types.MatchData {
 	if !ok || len(e) == 0 {
 		return nil
 	}
+	if len(e) == 1 {
+		// Rampart fork: one allocation for the common single value.
+		return OneMatch(c.variable, e[0].key, e[0].value)
+	}
 	buf := make([]corazarules.MatchData, len(e))
 	result := make([]types.MatchData, len(e))
 	for i, aVar := range e {
@@ -149,6 +156,7 @@ func (c *Map) FindAll() []types.MatchData {
 
 // Add adds a new key-value pair to the map.
 func (c *Map) Add(key string, value string) {
+	c.gen++
 	aVal := keyValue{key: key, value: value}
 	if !c.isCaseSensitive {
 		key = strings.ToLower(key)
@@ -159,6 +167,7 @@ func (c *Map) Add(key string, value string) {
 
 // Sets the value of a key with the array of strings passed. If the key already exists, it will be overwritten.
 func (c *Map) Set(key string, values []string) {
+	c.gen++
 	originalKey := key
 	if !c.isCaseSensitive {
 		key = strings.ToLower(key)
@@ -177,8 +186,29 @@ func (c *Map) Set(key string, values []string) {
 	c.totalValues += len(values) - oldLen
 }
 
+// SetOne is Set(key, []string{value}) without the slice (Rampart fork:
+// setvar).
+func (c *Map) SetOne(key string, value string) {
+	c.gen++
+	originalKey := key
+	if !c.isCaseSensitive {
+		key = strings.ToLower(key)
+	}
+	dataSlice, exists := c.data[key]
+	oldLen := len(dataSlice)
+	if !exists || cap(dataSlice) < 1 {
+		dataSlice = make([]keyValue, 1)
+	} else {
+		dataSlice = dataSlice[:1]
+	}
+	dataSlice[0] = keyValue{key: originalKey, value: value}
+	c.data[key] = dataSlice
+	c.totalValues += 1 - oldLen
+}
+
 // SetIndex sets the value of a key at the specified index. If the key already exists, it will be overwritten.
 func (c *Map) SetIndex(key string, index int, value string) {
+	c.gen++
 	originalKey := key
 	if !c.isCaseSensitive {
 		key = strings.ToLower(key)
@@ -198,8 +228,89 @@ func (c *Map) SetIndex(key string, index int, value string) {
 	}
 }
 
+// GetFirst returns Get(key)[0], true, or "", false when Get(key) is
+// empty, without building the slice (Rampart fork: macro expansion).
+func (c *Map) GetFirst(key string) (string, bool) {
+	if len(c.data) == 0 {
+		return "", false
+	}
+	if !c.isCaseSensitive {
+		key = strings.ToLower(key)
+	}
+	values := c.data[key]
+	if len(values) == 0 {
+		return "", false
+	}
+	return values[0].value, true
+}
+
+// OneMatch returns a one-element match list holding a MatchData with these
+// fields, made with one allocation (Rampart fork).
+func OneMatch(v variables.RuleVariable, key, value string) []types.MatchData {
+	o := &oneMatch{md: corazarules.MatchData{Variable_: v, Key_: key, Value_: value}}
+	o.list[0] = &o.md
+	return o.list[:]
+}
+
+type oneMatch struct {
+	md   corazarules.MatchData
+	list [1]types.MatchData
+}
+
+// AddLower is Add(key, value) given lowerKey, strings.ToLower(key)
+// (Rampart fork: the caller lower-cases without allocating twice).
+func (c *Map) AddLower(key, lowerKey, value string) {
+	c.gen++
+	aVal := keyValue{key: key, value: value}
+	if c.isCaseSensitive {
+		lowerKey = key
+	}
+	c.data[lowerKey] = append(c.data[lowerKey], aVal)
+	c.totalValues++
+}
+
+// SetFirstLower is SetIndex(key, 0, value) for a key that is already lower
+// case: one map lookup when the key has a value (Rampart fork; the engine
+// sets the RULE collection's fixed keys for every rule it evaluates).
+func (c *Map) SetFirstLower(key string, value string) {
+	if values := c.data[key]; len(values) > 0 {
+		values[0] = keyValue{key: key, value: value}
+		return
+	}
+	c.SetIndex(key, 0, value)
+}
+
+// KeySlots remembers where the first values of a few keys of one Map are
+// stored, so that SetFirst costs no map lookup while the Map's keys are
+// unchanged (Rampart fork: the engine sets the RULE collection's fixed
+// fields for every rule it evaluates). The zero value is ready to use.
+type KeySlots struct {
+	m   *Map
+	gen uint64
+	kv  [8]*keyValue
+}
+
+// SetFirst is c.SetFirstLower(key, value), key lower case; i (< 8)
+// names key: a KeySlots must use the same i for the same key.
+func (s *KeySlots) SetFirst(c *Map, i int, key string, value string) {
+	if s.m == c && s.gen == c.gen {
+		if p := s.kv[i]; p != nil {
+			*p = keyValue{key: key, value: value}
+			return
+		}
+	}
+	c.SetFirstLower(key, value)
+	if s.m != c || s.gen != c.gen {
+		*s = KeySlots{m: c, gen: c.gen}
+	}
+	if values := c.data[key]; len(values) > 0 {
+		s.kv[i] = &values[0]
+	}
+}
+
 // Remove removes a key/value from the map.
 func (c *Map) Remove(key string) {
+	c.gen++
 	if !c.isCaseSensitive {
 		key = strings.ToLower(key)
 	}
@@ -217,6 +328,7 @@ func (c *Map) Name() string {
 
 // Reset removes all key/value pairs from the map.
 func (c *Map) Reset() {
+	c.gen++
 	for k := range c.data {
 		delete(c.data, k)
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/corazawaf/coraza/v3/collection"
-	"github.com/corazawaf/coraza/v3/internal/corazarules"
 	"github.com/corazawaf/coraza/v3/types"
 	"github.com/corazawaf/coraza/v3/types/variables"
 )
@@ -28,12 +27,7 @@ func NewSingle(variable variables.RuleVariable) *Single {
 }
 
 func (c *Single) FindAll() []types.MatchData {
-	return []types.MatchData{
-		&corazarules.MatchData{
-			Variable_: c.variable,
-			Value_:    c.data,
-		},
-	}
+	return OneMatch(c.variable, "", c.data) // Rampart fork: one allocation
 }
 
 func (c *Single) Get() string {

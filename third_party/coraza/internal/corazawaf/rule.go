@@ -13,6 +13,7 @@ import (
 	"github.com/corazawaf/coraza/v3/debuglog"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/macro"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
+	"github.com/corazawaf/coraza/v3/internal/collections"
 	"github.com/corazawaf/coraza/v3/internal/corazarules"
 	utils "github.com/corazawaf/coraza/v3/internal/strings"
 	"github.com/corazawaf/coraza/v3/types"
@@ -157,6 +158,15 @@ type Rule struct {
 	// screenSlot is 1 + the rule's slot in its group's prescreen, 0 when
 	// the rule is not screened (screen.go; Rampart fork).
 	screenSlot int32
+
+	// logDataDeferrable: a screened-out evaluation of this rule may leave
+	// its RULE:logdata expansion pending (Transaction.pendingLogData), as
+	// the expansion reads no RULE field. logDataOverwrites: this rule's
+	// evaluation sets RULE:logdata before anything reads the RULE
+	// collection, so a pending expansion of an earlier rule can be dropped
+	// (both set by EnablePrescreen; Rampart fork).
+	logDataDeferrable bool
+	logDataOverwrites bool
 }
 
 func (r *Rule) ParentID() int {
@@ -200,32 +210,62 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 
 	var matchedValues []types.MatchData
 	// we log if we are the parent rule
-	logger.Debug().Msg("Evaluating rule")
-	defer logger.Debug().Msg("Finished rule evaluation")
+	// Rampart fork: debug events are built only when debug logging is on
+	// (the same lines are logged).
+	debugOn := logger.Debug().IsEnabled()
+	if debugOn {
+		logger.Debug().Msg("Evaluating rule")
+		defer logger.Debug().Msg("Finished rule evaluation")
+	}
 
+	// Rampart fork: an earlier screened-out rule's RULE:logdata expansion
+	// may be pending; it is made now, on the state it would have seen (no
+	// collection changed since), unless this rule overwrites it unread.
+	if tx.pendingLogData != nil {
+		if r.logDataOverwrites {
+			tx.pendingLogData = nil
+		} else {
+			tx.flushPendingLogData()
+		}
+	}
 	ruleCol := tx.variables.rule
-	ruleCol.SetIndex("id", 0, r.LogID())
+	tx.ruleSlots.SetFirst(ruleCol, 0, "id", r.LogID())
 	if r.Msg != nil {
 		// Expand the message using the current TX variables so that %{rule.msg} in setvar actions
 		// returns the fully expanded message, matching ModSecurity behavior.
-		ruleCol.SetIndex("msg", 0, r.Msg.Expand(tx))
+		tx.ruleSlots.SetFirst(ruleCol, 1, "msg", r.Msg.Expand(tx))
 	}
-	ruleCol.SetIndex("rev", 0, r.Rev_)
-	if r.LogData != nil {
+	tx.ruleSlots.SetFirst(ruleCol, 2, "rev", r.Rev_)
+	// Rampart fork: for a screened rule whose logdata reads no RULE field,
+	// the expansion is made after the prescreen (which reads no RULE field
+	// and changes no collection, so the result is the same), and a
+	// screened-out rule leaves it pending. Not while warnings are logged:
+	// an expansion that is never made would not log its missing keys.
+	deferLogData := r.LogData != nil && r.logDataDeferrable && chainLevel == chainLevelZero &&
+		r.screenSlot != 0 && !tx.debugLogger.Warn().IsEnabled()
+	if r.LogData != nil && !deferLogData {
 		// Same expansion for logdata, matching ModSecurity behavior for %{rule.logdata}.
-		ruleCol.SetIndex("logdata", 0, r.LogData.Expand(tx))
+		tx.ruleSlots.SetFirst(ruleCol, 3, "logdata", r.LogData.Expand(tx))
 	}
-	ruleCol.SetIndex("severity", 0, r.Severity_.String())
+	tx.ruleSlots.SetFirst(ruleCol, 4, "severity", r.Severity_.String())
 	// Rampart fork: a rule the prescreen proves matches no value ends here,
 	// with the RULE collection set as an evaluation without a match leaves it.
 	if chainLevel == chainLevelZero && r.screenSlot != 0 && tx.screenedOut(r) {
 		logger.Debug().Msg("Prescreen: no value can match")
+		if deferLogData {
+			tx.pendingLogData = r
+		}
 		return nil
+	}
+	if deferLogData {
+		tx.ruleSlots.SetFirst(ruleCol, 3, "logdata", r.LogData.Expand(tx))
 	}
 	// SecMark and SecAction uses nil operator
 	if r.operator == nil {
 		logger.Debug().Msg("Forcing rule to match")
-		md := &corazarules.MatchData{}
+		// Rampart fork: the match and the list holding it in one allocation.
+		matchedValues = collections.OneMatch(variables.Unknown, "", "")
+		md := matchedValues[0].(*corazarules.MatchData)
 		if r.ParentID_ != noID || r.MultiMatch {
 			// In order to support Msg and LogData for inner rules, we need to expand them now
 			if r.Msg != nil {
@@ -235,7 +275,6 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 				md.Data_ = r.LogData.Expand(tx)
 			}
 		}
-		matchedValues = append(matchedValues, md)
 		if multiphaseEvaluation {
 			*collectiveMatchedValues = append(*collectiveMatchedValues, md)
 		}
@@ -263,7 +302,7 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 			values = tx.GetField(v)
 
 			vLog := logger
-			if logger.Debug().IsEnabled() {
+			if debugOn {
 				vLog = logger.With(debuglog.Str("variable", v.Variable.Name()))
 			}
 			vLog.Debug().Msg("Expanding arguments for rule")
@@ -291,11 +330,14 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 
 				// args represents the transformed variables
 				for _, carg := range args[:argsLen] {
-					evalLog := vLog.
-						Debug().
-						Str("operator_function", r.operator.Function).
-						Str("operator_data", r.operator.Data).
-						Str("arg", carg)
+					var evalLog debuglog.Event
+					if debugOn {
+						evalLog = vLog.
+							Debug().
+							Str("operator_function", r.operator.Function).
+							Str("operator_data", r.operator.Data).
+							Str("arg", carg)
+					}
 
 					match := r.executeOperator(carg, tx)
 					if match {
@@ -351,9 +393,13 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 							}
 						}
 
-						evalLog.Msg("Evaluating operator: MATCH")
+						if debugOn {
+							evalLog.Msg("Evaluating operator: MATCH")
+						}
 					} else {
-						evalLog.Msg("Evaluating operator: NO MATCH")
+						if debugOn {
+							evalLog.Msg("Evaluating operator: NO MATCH")
+						}
 					}
 				}
 			}
@@ -371,11 +417,15 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 		for nr := r.Chain; nr != nil; {
 			chainLevel++
 
-			var nrLogger debuglog.Logger
-			if nr.ID_ == noID {
-				nrLogger = logger.With(debuglog.Str("chain_rule_ref", fmt.Sprintf("%s#L%d", nr.File_, nr.Line_)))
-			} else {
-				nrLogger = logger.With(debuglog.Int("chain_rule_id", nr.ID_))
+			// Rampart fork: the chain field is built only when a level
+			// doEvaluate logs at is on (as Evaluate does for rule_id).
+			nrLogger := logger
+			if logger.Debug().IsEnabled() || logger.Warn().IsEnabled() {
+				if nr.ID_ == noID {
+					nrLogger = logger.With(debuglog.Str("chain_rule_ref", fmt.Sprintf("%s#L%d", nr.File_, nr.Line_)))
+				} else {
+					nrLogger = logger.With(debuglog.Int("chain_rule_id", nr.ID_))
+				}
 			}
 
 			matchedChainValues := nr.doEvaluate(nrLogger, phase, tx, collectiveMatchedValues, chainLevel, cache)

@@ -22,6 +22,10 @@ type RuleGroup struct {
 	observer func(rule types.RuleMetadata)
 	// screen is the prescreen (screen.go; Rampart fork), nil when off.
 	screen *screenPlan
+	// phaseRules[p] lists, in order, the positions of the rules Eval runs
+	// in phase p (Phase_ 0 or p), nil when not built or the rules changed
+	// since (EnablePrescreen; Rampart fork).
+	phaseRules *[types.PhaseLogging + 1][]int32
 }
 
 // Add a rule to the collection
@@ -64,6 +68,7 @@ func (rg *RuleGroup) Add(rule *Rule) error {
 	}
 
 	rg.rules = append(rg.rules, *rule)
+	rg.phaseRules = nil
 
 	if rg.observer != nil {
 		rg.observer(rule)
@@ -99,6 +104,7 @@ func (rg *RuleGroup) DiscardPendingChain() {
 	last := len(rg.rules) - 1
 	if last >= 0 && rg.rules[last].HasChain {
 		rg.rules = rg.rules[:last]
+		rg.phaseRules = nil
 	}
 }
 
@@ -107,6 +113,7 @@ func (rg *RuleGroup) DeleteByID(id int) {
 	for i, r := range rg.rules {
 		if r.ID_ == id {
 			rg.rules = append(rg.rules[:i], rg.rules[i+1:]...)
+			rg.phaseRules = nil
 			return
 		}
 	}
@@ -121,6 +128,7 @@ func (rg *RuleGroup) DeleteByRange(start, end int) {
 		}
 	}
 	rg.rules = kept
+	rg.phaseRules = nil
 }
 
 // DeleteByMsg deletes rules with the given message.
@@ -132,6 +140,7 @@ func (rg *RuleGroup) DeleteByMsg(msg string) {
 		}
 	}
 	rg.rules = kept
+	rg.phaseRules = nil
 }
 
 // DeleteByTag deletes rules with the given tag.
@@ -143,6 +152,7 @@ func (rg *RuleGroup) DeleteByTag(tag string) {
 		}
 	}
 	rg.rules = kept
+	rg.phaseRules = nil
 }
 
 // Count returns the count of rules
@@ -167,8 +177,19 @@ func (rg *RuleGroup) Eval(phase types.RulePhase, tx *Transaction) bool {
 		delete(transformationCache, k)
 	}
 	tx.screenBegin()
+	// Rampart fork: only the phase's rules are visited when the index is
+	// there; the others would be skipped by the phase test below.
+	order := rg.phaseOrder(phase)
+	n := len(rg.rules)
+	if order != nil {
+		n = len(order)
+	}
 RulesLoop:
-	for i := range rg.rules {
+	for k := 0; k < n; k++ {
+		i := k
+		if order != nil {
+			i = int(order[k])
+		}
 		r := &rg.rules[i]
 		// if there is already an interruption and the phase isn't logging
 		// we break the loop
@@ -265,6 +286,7 @@ RulesLoop:
 		tx.Capture = false // we reset captures
 		usedRules++
 	}
+	tx.flushPendingLogData() // Rampart fork: before anything else can read RULE
 	tx.DebugLogger().Debug().
 		Int("phase", int(phase)).
 		Msg("Finished phase")
@@ -307,4 +329,33 @@ type transformationKey struct {
 type transformationValue struct {
 	arg  string
 	errs []error
+}
+
+// buildPhaseRules indexes the rules by the phases Eval runs them in
+// (Rampart fork). Not with multiphase evaluation, which runs rules in
+// other phases too.
+func (rg *RuleGroup) buildPhaseRules() {
+	if multiphaseEvaluation {
+		rg.phaseRules = nil
+		return
+	}
+	var idx [types.PhaseLogging + 1][]int32
+	for p := types.PhaseRequestHeaders; p <= types.PhaseLogging; p++ {
+		idx[p] = []int32{}
+		for i := range rg.rules {
+			if ph := rg.rules[i].Phase_; ph == 0 || ph == p {
+				idx[p] = append(idx[p], int32(i))
+			}
+		}
+	}
+	rg.phaseRules = &idx
+}
+
+// phaseOrder returns the positions of the rules Eval runs in phase, nil
+// when every rule is to be visited.
+func (rg *RuleGroup) phaseOrder(phase types.RulePhase) []int32 {
+	if rg.phaseRules == nil || phase < types.PhaseRequestHeaders || phase > types.PhaseLogging {
+		return nil
+	}
+	return rg.phaseRules[phase]
 }

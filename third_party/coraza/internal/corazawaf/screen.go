@@ -48,6 +48,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/corazawaf/coraza/v3/experimental/plugins/macro"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
 	"github.com/corazawaf/coraza/v3/internal/litscan"
 	"github.com/corazawaf/coraza/v3/types"
@@ -95,6 +96,12 @@ type screenPlan struct {
 	ownerSlot []int32         // by owner
 	groups    []screenGroup   // rules sharing a phase and transformation chain
 	phases    [6]*screenPhase // by phase
+	// Transformed values are kept by step: prefix p (a dense number for a
+	// chain prefix, screenGroup.prefixSteps) of variable v is at
+	// p*steps + varStep[v]-1 (Rampart fork: no map per lookup).
+	prefixes int
+	steps    int
+	varStep  [256]int32
 }
 
 // screenPhase is the automaton over the literal sets of a phase's rules;
@@ -120,8 +127,9 @@ type screenGroup struct {
 	first, end      int32 // slots
 	ownerEnd        int32 // owners: [rules[first].firstOwner, ownerEnd)
 	firstOwner      int32
-	chain           int   // transformationsID
-	prefixes        []int // transformationPrefixIDs: the chain's every prefix
+	chain           int     // transformationsID
+	prefixes        []int   // transformationPrefixIDs: the chain's every prefix
+	prefixSteps     []int32 // prefixes' dense numbers (screenPlan.varStep)
 	multiMatch      bool
 	transformations []ruleTransformationParams
 	vars            []variables.RuleVariable // every owner's, each once
@@ -219,7 +227,45 @@ func (rg *RuleGroup) EnablePrescreen() {
 			p.phases[phase] = &screenPhase{first: first, set: litscan.New(lits)}
 		}
 	}
+	prefixNum := map[int]int32{}
+	for gi := range p.groups {
+		g := &p.groups[gi]
+		for _, id := range g.prefixes {
+			n, ok := prefixNum[id]
+			if !ok {
+				n = int32(len(prefixNum))
+				prefixNum[id] = n
+			}
+			g.prefixSteps = append(g.prefixSteps, n)
+		}
+		for _, v := range g.vars {
+			if p.varStep[v] == 0 {
+				p.steps++
+				p.varStep[v] = int32(p.steps)
+			}
+		}
+	}
+	p.prefixes = len(prefixNum)
 	rg.screen = p
+	rg.buildPhaseRules()
+	// RULE:logdata deferral (Rule.logDataDeferrable, doEvaluate).
+	for i := range rg.rules {
+		for r := &rg.rules[i]; r != nil; r = r.Chain {
+			r.logDataDeferrable = r.screenSlot != 0 && r.LogData != nil &&
+				!macro.MayRead(r.LogData, variables.Rule)
+			r.logDataOverwrites = r.LogData != nil && !macro.MayRead(r.LogData, variables.Rule) &&
+				(r.Msg == nil || !macro.MayRead(r.Msg, variables.Rule))
+		}
+	}
+}
+
+// flushPendingLogData sets RULE:logdata to the pending expansion of a
+// screened-out rule (doEvaluate; Rampart fork).
+func (tx *Transaction) flushPendingLogData() {
+	if r := tx.pendingLogData; r != nil {
+		tx.pendingLogData = nil
+		tx.ruleSlots.SetFirst(tx.variables.rule, 3, "logdata", r.LogData.Expand(tx))
+	}
 }
 
 // screenLiterals returns the literal sets and prefilter of a rule that may
@@ -269,9 +315,16 @@ type screenState struct {
 	intArena  []int32
 	listArena [][]int32
 	boolArena []bool
-	raw       map[variables.RuleVariable]*screenRaw
-	values    map[screenValuesKey]screenValues
-	steps     map[screenValuesKey][]string // values after each chain prefix
+	// raw[v] is v's raw values when rawEpoch[v] is the epoch (by variable:
+	// no map lookup per group and variable).
+	raw      []screenRaw
+	rawEpoch []uint32
+	// steps[i] is a variable's values after a chain prefix when
+	// stepEpoch[i] is the epoch (screenPlan.varStep).
+	steps     [][]string
+	stepEpoch []uint32
+	stepUsed  []int32                  // steps set this phase
+	rawUsed   []variables.RuleVariable // raw set this phase
 }
 
 // screenRaw is a variable's values and, lazily, the owners each value's
@@ -283,12 +336,6 @@ type screenRaw struct {
 	// fold[i] is set when values[i] holds a rune that case-folding
 	// regexps match as an ASCII letter (see plugintypes.OperatorScreener).
 	fold []bool
-}
-
-type screenValuesKey struct {
-	chain      int
-	multiMatch bool
-	variable   variables.RuleVariable
 }
 
 // screenValues are a variable's values after a transformation chain.
@@ -316,19 +363,28 @@ func (tx *Transaction) screenBegin() {
 		st.hit = make([]uint32, p.slots)
 		st.seen = make([]uint32, len(p.ownerSlot))
 		st.mark = 0
-		st.raw = map[variables.RuleVariable]*screenRaw{}
-		st.values = map[screenValuesKey]screenValues{}
-		st.steps = map[screenValuesKey][]string{}
+		st.raw = make([]screenRaw, 256)
+		st.rawEpoch = make([]uint32, 256)
+		st.steps = make([][]string, p.prefixes*p.steps)
+		st.stepEpoch = make([]uint32, p.prefixes*p.steps)
+		st.stepUsed = st.stepUsed[:0]
+		st.rawUsed = st.rawUsed[:0]
 	}
 	st.epoch++
-	clear(st.strArena) // let the previous values go
+	// Let the previous values go.
+	for _, k := range st.stepUsed {
+		st.steps[k] = nil
+	}
+	st.stepUsed = st.stepUsed[:0]
+	for _, v := range st.rawUsed {
+		st.raw[v] = screenRaw{}
+	}
+	st.rawUsed = st.rawUsed[:0]
+	clear(st.strArena)
 	st.strArena = st.strArena[:0]
 	st.intArena = st.intArena[:0]
 	st.listArena = st.listArena[:0]
 	st.boolArena = st.boolArena[:0]
-	clear(st.raw)
-	clear(st.values)
-	clear(st.steps)
 }
 
 // screenedOut reports whether the prescreen proves that r, a screened rule,
@@ -478,10 +534,13 @@ func (tx *Transaction) screenScan(ph *screenPhase, s string) []int32 {
 // screenRawValues returns every value of v, whatever its key.
 func (tx *Transaction) screenRawValues(v variables.RuleVariable) *screenRaw {
 	st := &tx.screen
-	if raw, ok := st.raw[v]; ok {
+	raw := &st.raw[v]
+	if st.rawEpoch[v] == st.epoch {
 		return raw
 	}
-	raw := &screenRaw{}
+	st.rawEpoch[v] = st.epoch
+	st.rawUsed = append(st.rawUsed, v)
+	*raw = screenRaw{}
 	if col := tx.Collection(v); col != nil {
 		all := col.FindAll()
 		raw.values = grab(&st.strArena, len(all))
@@ -491,19 +550,14 @@ func (tx *Transaction) screenRawValues(v variables.RuleVariable) *screenRaw {
 			raw.fold[i] = hasFoldRune(raw.values[i])
 		}
 	}
-	st.raw[v] = raw
 	return raw
 }
 
 // screenValues returns every value of v transformed with the group's chain
 // (for multiMatch, every intermediate value too), computed once per phase
-// and chain.
+// and chain (a phase has one group per chain and multiMatch, screened once,
+// so nothing is cached here; screenTransform shares chain prefixes).
 func (tx *Transaction) screenValues(g *screenGroup, v variables.RuleVariable, raw []string) screenValues {
-	st := &tx.screen
-	key := screenValuesKey{chain: g.chain, multiMatch: g.multiMatch, variable: v}
-	if vals, ok := st.values[key]; ok {
-		return vals
-	}
 	var out screenValues
 	switch {
 	case len(g.transformations) == 0:
@@ -529,7 +583,6 @@ func (tx *Transaction) screenValues(g *screenGroup, v variables.RuleVariable, ra
 	default:
 		out.values = tx.screenTransform(g, v, raw)
 	}
-	st.values[key] = out
 	return out
 }
 
@@ -541,9 +594,11 @@ func (tx *Transaction) screenTransform(g *screenGroup, v variables.RuleVariable,
 	st := &tx.screen
 	start := 0
 	vals := raw
-	for i := len(g.prefixes) - 1; i >= 0; i-- {
-		if c, ok := st.steps[screenValuesKey{chain: g.prefixes[i], variable: v}]; ok {
-			start, vals = i+1, c
+	p := st.plan
+	vs := int(p.varStep[v] - 1)
+	for i := len(g.prefixSteps) - 1; i >= 0; i-- {
+		if k := int(g.prefixSteps[i])*p.steps + vs; st.stepEpoch[k] == st.epoch {
+			start, vals = i+1, st.steps[k]
 			break
 		}
 	}
@@ -557,7 +612,9 @@ func (tx *Transaction) screenTransform(g *screenGroup, v variables.RuleVariable,
 			next[j] = value
 		}
 		vals = next
-		st.steps[screenValuesKey{chain: g.prefixes[i], variable: v}] = vals
+		k := int(g.prefixSteps[i])*p.steps + vs
+		st.steps[k], st.stepEpoch[k] = vals, st.epoch
+		st.stepUsed = append(st.stepUsed, int32(k))
 	}
 	return vals
 }

@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/corazawaf/coraza/v3/collection"
 	"github.com/corazawaf/coraza/v3/debuglog"
@@ -141,6 +143,13 @@ type Transaction struct {
 	// screen is the prescreen's state for the current phase (screen.go;
 	// Rampart fork).
 	screen screenState
+
+	// pendingLogData is a screened-out rule whose RULE:logdata expansion
+	// has not been made yet (doEvaluate, flushPendingLogData; Rampart fork).
+	pendingLogData *Rule
+	// ruleSlots sets the RULE collection's fields: 0 id, 1 msg, 2 rev,
+	// 3 logdata, 4 severity (Rampart fork).
+	ruleSlots collections.KeySlots
 }
 
 func (tx *Transaction) ID() string {
@@ -557,22 +566,64 @@ func (tx *Transaction) ParseRequestReader(data io.Reader) (*types.Interruption, 
 // matchVariable creates MATCHED_* variables required by chains and macro expansions
 // MATCHED_VARS, MATCHED_VAR, MATCHED_VAR_NAME, MATCHED_VARS_NAMES
 func (tx *Transaction) matchVariable(match *corazarules.MatchData) {
-	var varName string
-	if match.Key_ != "" {
-		varName = match.Variable().Name() + ":" + match.Key_
-	} else {
-		varName = match.Variable().Name()
-	}
+	// Rampart fork: the name and its lower-case form (the MATCHED_VARS key)
+	// are made with one allocation.
+	varName, lowerName := matchedVarNames(match.Variable(), match.Key_)
 	// Array of values
 	matchedVars := tx.variables.matchedVars
 	// Last key
 	matchedVarName := tx.variables.matchedVarName
 	matchedVarName.Reset()
 
-	matchedVars.Add(varName, match.Value_)
+	matchedVars.AddLower(varName, lowerName, match.Value_)
 	tx.variables.matchedVar.Set(match.Value_)
 
 	matchedVarName.Set(varName)
+}
+
+// lowerVariableNames[v] is strings.ToLower(v.Name()).
+var lowerVariableNames = func() (l [256]string) {
+	for i := range l {
+		l[i] = strings.ToLower(variables.RuleVariable(i).Name())
+	}
+	return l
+}()
+
+// matchedVarNames returns v's name, or name:key when key is set, and
+// strings.ToLower of it (without key: from lowerVariableNames). For ASCII text both share one allocation (a
+// variable's name is ASCII; strings.ToLower maps only A-Z in ASCII text);
+// otherwise strings.ToLower is used (Rampart fork).
+func matchedVarNames(v variables.RuleVariable, key string) (string, string) {
+	name := v.Name()
+	if key == "" {
+		return name, lowerVariableNames[v]
+	}
+	n := len(name)
+	if key != "" {
+		n += 1 + len(key)
+	}
+	if n == 0 {
+		return "", ""
+	}
+	buf := make([]byte, 2*n)
+	copy(buf, name)
+	if key != "" {
+		buf[len(name)] = ':'
+		copy(buf[len(name)+1:], key)
+	}
+	for i := 0; i < n; i++ {
+		c := buf[i]
+		if c >= utf8.RuneSelf {
+			s := string(buf[:n])
+			return s, strings.ToLower(s)
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[n+i] = c
+	}
+	s := unsafe.String(&buf[0], 2*n)
+	return s[:n], s[n:]
 }
 
 // MatchRule Matches a rule to be logged
@@ -711,13 +762,7 @@ func (tx *Transaction) GetField(rv ruleVariableParams) []types.MatchData {
 
 	if rv.Count {
 		count := len(matches)
-		matches = []types.MatchData{
-			&corazarules.MatchData{
-				Variable_: rv.Variable,
-				Key_:      rv.KeyStr,
-				Value_:    strconv.Itoa(count),
-			},
-		}
+		matches = collections.OneMatch(rv.Variable, rv.KeyStr, strconv.Itoa(count)) // Rampart fork: one allocation
 	}
 	return matches
 }

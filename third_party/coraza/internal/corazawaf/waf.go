@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	gosync "sync"
 	"sync/atomic"
@@ -54,6 +55,9 @@ const (
 // of them in runtime you might create concurrency issues
 type WAF struct {
 	txPool sync.Pool
+
+	// tagIndex is RulesWithTag's index (Rampart fork).
+	tagIndex atomic.Pointer[ruleTagIndex]
 
 	// ruleGroup object, contains all rules and helpers
 	Rules RuleGroup
@@ -501,4 +505,34 @@ func (w *WAF) Close() error {
 		memoize.Release(w.memoizerID)
 	})
 	return nil
+}
+
+// ruleTagIndex lists, by tag, the positions of the rules holding it, for
+// one slice of rules.
+type ruleTagIndex struct {
+	rules []Rule
+	byTag map[string][]int
+}
+
+// RulesWithTag returns w.Rules.GetRules() and the positions, ascending, of
+// its rules with tag among their Tags_ (Rampart fork: ctl's
+// ruleRemoveTargetByTag runs on every request and would otherwise compare
+// the tag with every tag of every rule). The index is rebuilt when the
+// rules slice is not the one it was made for; rules are not changed in
+// place once transactions run.
+func (w *WAF) RulesWithTag(tag string) ([]Rule, []int) {
+	rules := w.Rules.GetRules()
+	idx := w.tagIndex.Load()
+	if idx == nil || len(idx.rules) != len(rules) || (len(rules) > 0 && &idx.rules[0] != &rules[0]) {
+		idx = &ruleTagIndex{rules: rules, byTag: map[string][]int{}}
+		for i := range rules {
+			for j, t := range rules[i].Tags_ {
+				if !slices.Contains(rules[i].Tags_[:j], t) {
+					idx.byTag[t] = append(idx.byTag[t], i)
+				}
+			}
+		}
+		w.tagIndex.Store(idx)
+	}
+	return idx.rules, idx.byTag[tag]
 }

@@ -3,9 +3,24 @@
 
 package transformations
 
-import stringsutil "github.com/corazawaf/coraza/v3/internal/strings"
+import (
+	"strings"
+
+	stringsutil "github.com/corazawaf/coraza/v3/internal/strings"
+)
 
 func removeCommentsChar(value string) (string, bool, error) {
+	// Rampart fork: without "/*", "*/", "--" (in "<!--", "-->") or '#' no
+	// case but the copy applies: the value is unchanged.
+	if !strings.Contains(value, "/*") && !strings.Contains(value, "*/") && !strings.Contains(value, "--") &&
+		strings.IndexByte(value, '#') < 0 {
+		return value, false, nil
+	}
+	return removeCommentsCharLoop(value)
+}
+
+// removeCommentsCharLoop is the upstream function.
+func removeCommentsCharLoop(value string) (string, bool, error) {
 	inputLen := len(value)
 	res := make([]byte, 0, inputLen)
 	changed := false

@@ -58,9 +58,20 @@ func (m *macro) Expand(tx plugintypes.TransactionState) string {
 	if len(m.tokens) == 1 {
 		return expandToken(tx, m.tokens[0])
 	}
-	res := strings.Builder{}
+	// Rampart fork: the tokens are expanded (in order, as before) first, so
+	// that the result is built with one allocation.
+	var buf [8]string
+	parts := buf[:0]
+	n := 0
 	for _, token := range m.tokens {
-		res.WriteString(expandToken(tx, token))
+		s := expandToken(tx, token)
+		parts = append(parts, s)
+		n += len(s)
+	}
+	res := strings.Builder{}
+	res.Grow(n)
+	for _, s := range parts {
+		res.WriteString(s)
 	}
 	return res.String()
 }
@@ -71,7 +82,13 @@ func expandToken(tx plugintypes.TransactionState, token macroToken) string {
 	}
 	switch col := tx.Collection(token.variable).(type) {
 	case collection.Keyed:
-		if c := col.Get(token.key); len(c) > 0 {
+		// Rampart fork: the first value without the slice when the
+		// collection can give it (collections.Map).
+		if g, ok := col.(interface{ GetFirst(string) (string, bool) }); ok {
+			if v, ok := g.GetFirst(token.key); ok {
+				return v
+			}
+		} else if c := col.Get(token.key); len(c) > 0 {
 			return c[0]
 		}
 	case collection.Single:
@@ -178,4 +195,20 @@ func (m *macro) String() string {
 // TODO(jcchavezs): this is used only in a commented out section
 func (m *macro) IsExpandable() bool {
 	return len(m.tokens) > 1
+}
+
+// MayRead reports whether expanding m may read collection v: false only
+// for a macro of this package none of whose tokens names v (Rampart fork;
+// lets the engine defer an expansion that cannot depend on v).
+func MayRead(m Macro, v variables.RuleVariable) bool {
+	mm, ok := m.(*macro)
+	if !ok {
+		return true
+	}
+	for _, t := range mm.tokens {
+		if t.variable == v {
+			return true
+		}
+	}
+	return false
 }
