@@ -319,6 +319,7 @@ func (a *Agent) listen() error {
 				ln = &framing.Listener{Listener: ln, MaxHeaderBytes: lim.MaxHeaderBytes}
 			}
 		}
+		// Go's server serves the admin listener and HTTP/2 over TLS.
 		hs := &http.Server{
 			Handler:           s.h,
 			ReadHeaderTimeout: time.Duration(lim.ReadHeaderTimeout),
@@ -337,8 +338,8 @@ func (a *Agent) listen() error {
 		var srv server = hs
 		if s.name != "admin" {
 			// The client-facing listeners: HTTP/1.x in the edge's own
-			// connection loop (edgeagent/h1); HTTP/2 over TLS in Go's.
-			hs.ConnContext, hs.ConnState = framing.ConnContext, framing.ConnState
+			// connection loop (edgeagent/h1); HTTP/2 over TLS in Go's
+			// (those connections are *tls.Conn, which framing leaves alone).
 			h1s := &h1.Server{
 				Handler:           s.h,
 				ReadHeaderTimeout: time.Duration(lim.ReadHeaderTimeout),

@@ -44,8 +44,11 @@ var TargetedFields = []string{"Surrogate-Control", "Surrogate-Key", "Cache-Tag"}
 // Wire returns the sealed object's header fields serialised ("Name:
 // value\r\n" each) without TargetedFields and the fields a hit sets itself
 // (Content-Length, Age, Cache-Status, X-Request-Id), and
-// whether they include Date; nil for an unsealed object.
-func (o *Object) Wire() (fields []byte, hasDate bool) { return o.wire, o.wireDate }
+// whether they include Date; sealed is false (and fields nil) for an object
+// the store has not taken.
+func (o *Object) Wire() (fields []byte, hasDate, sealed bool) {
+	return o.wire, o.wireDate, o.sealed != nil
+}
 
 // hitFields are the fields a hit sets itself.
 var hitFields = []string{"Content-Length", "Age", "Cache-Status", "X-Request-Id"}
@@ -67,9 +70,6 @@ func (o *Object) serialise() {
 			b = append(b, strings.TrimSpace(v)...)
 			b = append(b, "\r\n"...)
 		}
-	}
-	if b == nil {
-		b = []byte{}
 	}
 	o.wire, o.wireDate = b, hasDate
 }

@@ -39,8 +39,7 @@ type response struct {
 	length      int64 // Content-Length of the response, -1 while unknown
 	written     int64
 	chunked     bool
-	closeAfter  bool // Connection: close
-	closeDelim  bool // the body ends with the connection (HTTP/1.0, unknown length)
+	closeAfter  bool // Connection: close (also how an HTTP/1.0 body of unknown length ends)
 	hold        []byte
 	wire        []byte // SetWireFields
 	wireDate    bool
@@ -261,7 +260,7 @@ func (w *response) sendHead() {
 		if w.req.ProtoAtLeast(1, 1) {
 			w.chunked = true
 		} else {
-			w.closeDelim, w.closeAfter = true, true
+			w.closeAfter = true
 		}
 	}
 	bw := w.c.bw

@@ -502,11 +502,7 @@ func (c *conn) answerReadError(err error) {
 		if errors.As(err, &ne) && ne.Timeout() {
 			return
 		}
-		if errors.Is(err, errTooLarge) {
-			re = &requestError{http.StatusRequestHeaderFieldsTooLarge, "request header too large"}
-		} else {
-			re = &requestError{http.StatusBadRequest, err.Error()}
-		}
+		re = &requestError{http.StatusBadRequest, err.Error()} // a head past the limit is readRequest's 431
 	}
 	c.rw.SetWriteDeadline(time.Now().Add(2 * time.Second))
 	body := strconv.Itoa(re.status) + " " + http.StatusText(re.status) + ": " + re.msg

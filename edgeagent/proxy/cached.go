@@ -630,8 +630,8 @@ func (h *Handler) revalidateInBackground(r *http.Request, site *catalog.Site, d 
 func (h *Handler) serveObject(w http.ResponseWriter, r *http.Request, e *accesslog.Entry, obj *cache.Object, f cache.Freshness, outcome, status string) {
 	hd := w.Header()
 	nm := notModified(r, obj)
-	fields, hasDate := obj.Wire()
-	if wf, ok := w.(h1.WireFields); ok && fields != nil && !nm && len(r.Header["Range"]) == 0 && !overlaps(hd, obj.Header) {
+	fields, hasDate, sealed := obj.Wire()
+	if wf, ok := w.(h1.WireFields); ok && sealed && !nm && len(r.Header["Range"]) == 0 && !overlaps(hd, obj.Header) {
 		// The edge's HTTP/1.1 server writes the stored fields as they
 		// were serialised when the object was stored.
 		wf.SetWireFields(fields, hasDate)
