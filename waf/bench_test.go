@@ -49,7 +49,10 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func runInspect(b *testing.B, e *Engine, method, target string, body []byte) {
+// runInspect inspects the request; with resp set it also inspects the
+// response as the edge does (headers, then a text body through
+// InspectResponse), so the figure is the WAF's whole cost for the exchange.
+func runInspect(b *testing.B, e *Engine, method, target string, body []byte, resp func() *http.Response) {
 	b.ReportAllocs()
 	start := cpuTime()
 	defer func() { b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op") }()
@@ -62,18 +65,69 @@ func runInspect(b *testing.B, e *Engine, method, target string, body []byte) {
 		if r.Body != nil {
 			io.Copy(io.Discard, r.Body)
 		}
+		if resp != nil {
+			rs := resp()
+			if res := tx.InspectResponse(rs); res.Reject {
+				b.Fatalf("benign response rejected: %+v", res)
+			}
+			io.Copy(io.Discard, rs.Body)
+		}
 		tx.Close()
+	}
+}
+
+// benchResponse is the bench origin's answer: status 200, its headers, body.
+func benchResponse(contentType string, body []byte) func() *http.Response {
+	return func() *http.Response {
+		return &http.Response{
+			StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: http.Header{
+				"Content-Type":   {contentType},
+				"Content-Length": {strconv.Itoa(len(body))},
+				"Cache-Control":  {"no-store"},
+				"Date":           {"Tue, 24 Nov 2026 07:30:00 GMT"},
+			},
+			ContentLength: int64(len(body)),
+			Body:          io.NopCloser(bytes.NewReader(body)),
+		}
 	}
 }
 
 // BenchmarkInspectGET is the bench's "WAF GET 1 KB" request at PL1.
 func BenchmarkInspectGET(b *testing.B) {
 	e := benchEngine(b)
-	runInspect(b, e, "GET", "/nostore/1k?id=42&q=blue+widgets&page=2", nil)
+	runInspect(b, e, "GET", "/nostore/1k?id=42&q=blue+widgets&page=2", nil, nil)
 }
 
 // BenchmarkInspectJSON4K is the bench's "WAF POST 4 KB JSON (70 objects)" request at PL1.
 func BenchmarkInspectJSON4K(b *testing.B) {
 	e := benchEngine(b)
-	runInspect(b, e, "POST", "/api", OrdersJSON())
+	runInspect(b, e, "POST", "/api", OrdersJSON(), nil)
+}
+
+// benchResponseEngine is benchEngine with response inspection on, as the
+// bench's WAF site runs.
+func benchResponseEngine(b *testing.B) *Engine {
+	b.Helper()
+	e, err := Compile(api.WAFPolicy{Mode: api.WAFBlock, InspectResponse: true}, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { e.Close() })
+	return e
+}
+
+// BenchmarkExchangeGET is BenchmarkInspectGET with the response inspected
+// too: the bench origin's 1 KB text/plain answer.
+func BenchmarkExchangeGET(b *testing.B) {
+	e := benchResponseEngine(b)
+	runInspect(b, e, "GET", "/nostore/1k?id=42&q=blue+widgets&page=2", nil,
+		benchResponse("text/plain; charset=utf-8", bytes.Repeat([]byte("rampart!"), 128)))
+}
+
+// BenchmarkExchangeJSON4K is BenchmarkInspectJSON4K with the response
+// inspected too: the origin echoes the JSON (not a body type the WAF reads).
+func BenchmarkExchangeJSON4K(b *testing.B) {
+	e := benchResponseEngine(b)
+	runInspect(b, e, "POST", "/api", OrdersJSON(), benchResponse("application/json", OrdersJSON()))
 }

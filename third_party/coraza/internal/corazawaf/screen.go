@@ -51,6 +51,7 @@ import (
 	"github.com/corazawaf/coraza/v3/experimental/plugins/macro"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
 	"github.com/corazawaf/coraza/v3/internal/litscan"
+	"github.com/corazawaf/coraza/v3/internal/transformations"
 	"github.com/corazawaf/coraza/v3/types"
 	"github.com/corazawaf/coraza/v3/types/variables"
 )
@@ -132,8 +133,12 @@ type screenGroup struct {
 	prefixSteps     []int32 // prefixes' dense numbers (screenPlan.varStep)
 	multiMatch      bool
 	transformations []ruleTransformationParams
-	vars            []variables.RuleVariable // every owner's, each once
-	always          []int32                  // slots of the owners without literals
+	// triggers[i] are the byte classes without which step i returns its
+	// input unchanged (transformations.IdentityTriggers; all ones when
+	// unknown): such a value is not handed to the step.
+	triggers []uint64
+	vars     []variables.RuleVariable // every owner's, each once
+	always   []int32                  // slots of the owners without literals
 }
 
 // varSet is a set of variables.RuleVariable.
@@ -197,6 +202,13 @@ func (rg *RuleGroup) EnablePrescreen() {
 				prefixes:        r0.transformationPrefixIDs,
 				multiMatch:      r0.MultiMatch,
 				transformations: r0.transformations,
+			}
+			for _, t := range r0.transformations {
+				m, ok := transformations.IdentityTriggers(t.Function)
+				if !ok {
+					m = ^uint64(0)
+				}
+				grp.triggers = append(grp.triggers, m)
 			}
 			for _, m := range members[g] {
 				slot := int32(p.slots)
@@ -320,11 +332,17 @@ type screenState struct {
 	raw      []screenRaw
 	rawEpoch []uint32
 	// steps[i] is a variable's values after a chain prefix when
-	// stepEpoch[i] is the epoch (screenPlan.varStep).
+	// stepEpoch[i] is the epoch (screenPlan.varStep), stepMasks[i] their
+	// byte classes (transformations.ClassMask).
 	steps     [][]string
+	stepMasks [][]uint64
 	stepEpoch []uint32
-	stepUsed  []int32                  // steps set this phase
-	rawUsed   []variables.RuleVariable // raw set this phase
+	maskArena []uint64
+	stepUsed  []int32 // steps set this phase
+	// Scratch for a multiMatch group's values (screenValues).
+	mmValues []string
+	mmIndex  []int32
+	rawUsed  []variables.RuleVariable // raw set this phase
 }
 
 // screenRaw is a variable's values and, lazily, the owners each value's
@@ -336,6 +354,8 @@ type screenRaw struct {
 	// fold[i] is set when values[i] holds a rune that case-folding
 	// regexps match as an ASCII letter (see plugintypes.OperatorScreener).
 	fold []bool
+	// mask[i] is values[i]'s byte classes (transformations.ClassMask).
+	mask []uint64
 }
 
 // screenValues are a variable's values after a transformation chain.
@@ -366,6 +386,7 @@ func (tx *Transaction) screenBegin() {
 		st.raw = make([]screenRaw, 256)
 		st.rawEpoch = make([]uint32, 256)
 		st.steps = make([][]string, p.prefixes*p.steps)
+		st.stepMasks = make([][]uint64, p.prefixes*p.steps)
 		st.stepEpoch = make([]uint32, p.prefixes*p.steps)
 		st.stepUsed = st.stepUsed[:0]
 		st.rawUsed = st.rawUsed[:0]
@@ -373,7 +394,7 @@ func (tx *Transaction) screenBegin() {
 	st.epoch++
 	// Let the previous values go.
 	for _, k := range st.stepUsed {
-		st.steps[k] = nil
+		st.steps[k], st.stepMasks[k] = nil, nil
 	}
 	st.stepUsed = st.stepUsed[:0]
 	for _, v := range st.rawUsed {
@@ -385,6 +406,7 @@ func (tx *Transaction) screenBegin() {
 	st.intArena = st.intArena[:0]
 	st.listArena = st.listArena[:0]
 	st.boolArena = st.boolArena[:0]
+	st.maskArena = st.maskArena[:0]
 }
 
 // screenedOut reports whether the prescreen proves that r, a screened rule,
@@ -429,7 +451,7 @@ func (tx *Transaction) screenGroup(g *screenGroup) {
 	ph := p.phases[g.phase]
 	for _, v := range g.vars {
 		raw := tx.screenRawValues(v)
-		vals := tx.screenValues(g, v, raw.values)
+		vals := tx.screenValues(g, v, raw)
 		for i, s := range vals.values {
 			r := i
 			if vals.rawIndex != nil {
@@ -545,9 +567,11 @@ func (tx *Transaction) screenRawValues(v variables.RuleVariable) *screenRaw {
 		all := col.FindAll()
 		raw.values = grab(&st.strArena, len(all))
 		raw.fold = grab(&st.boolArena, len(all))
+		raw.mask = grab(&st.maskArena, len(all))
 		for i, md := range all {
 			raw.values[i] = md.Value()
 			raw.fold[i] = hasFoldRune(raw.values[i])
+			raw.mask[i] = transformations.ClassMask(raw.values[i])
 		}
 	}
 	return raw
@@ -557,29 +581,44 @@ func (tx *Transaction) screenRawValues(v variables.RuleVariable) *screenRaw {
 // (for multiMatch, every intermediate value too), computed once per phase
 // and chain (a phase has one group per chain and multiMatch, screened once,
 // so nothing is cached here; screenTransform shares chain prefixes).
-func (tx *Transaction) screenValues(g *screenGroup, v variables.RuleVariable, raw []string) screenValues {
+func (tx *Transaction) screenValues(g *screenGroup, v variables.RuleVariable, raw *screenRaw) screenValues {
 	var out screenValues
 	switch {
 	case len(g.transformations) == 0:
-		out.values = raw
+		out.values = raw.values
 	case g.multiMatch:
 		// As Rule.executeTransformationsMultimatch: the value, then each
-		// step's result when the step changed it.
-		for r, value := range raw {
-			out.values = append(out.values, value)
-			out.rawIndex = append(out.rawIndex, int32(r))
-			for _, t := range g.transformations {
+		// step's result when the step changed it (a step the value has no
+		// trigger for changes nothing). Built in scratch buffers, kept in
+		// the arenas.
+		st := &tx.screen
+		vals, idx := st.mmValues[:0], st.mmIndex[:0]
+		for r, value := range raw.values {
+			vals = append(vals, value)
+			idx = append(idx, int32(r))
+			mask := raw.mask[r]
+			for i, t := range g.transformations {
+				if mask&g.triggers[i] == 0 {
+					continue
+				}
 				next, changed, err := t.Function(value)
 				if err != nil {
 					continue
 				}
 				if changed {
-					out.values = append(out.values, next)
-					out.rawIndex = append(out.rawIndex, int32(r))
+					vals = append(vals, next)
+					idx = append(idx, int32(r))
 					value = next
+					mask = transformations.ClassMask(value)
 				}
 			}
 		}
+		out.values = grab(&st.strArena, len(vals))
+		copy(out.values, vals)
+		out.rawIndex = grab(&st.intArena, len(idx))
+		copy(out.rawIndex, idx)
+		clear(vals)
+		st.mmValues, st.mmIndex = vals[:0], idx[:0]
 	default:
 		out.values = tx.screenTransform(g, v, raw)
 	}
@@ -589,31 +628,37 @@ func (tx *Transaction) screenValues(g *screenGroup, v variables.RuleVariable, ra
 // screenTransform transforms raw as Rule.transformArg does (a failing step
 // leaves the value as it was), starting from the longest prefix of the
 // chain already computed for v in this phase and keeping every step's
-// values for chains that share it.
-func (tx *Transaction) screenTransform(g *screenGroup, v variables.RuleVariable, raw []string) []string {
+// values for chains that share it. A value without the step's trigger
+// classes is kept as it is: the step would return it unchanged.
+func (tx *Transaction) screenTransform(g *screenGroup, v variables.RuleVariable, raw *screenRaw) []string {
 	st := &tx.screen
 	start := 0
-	vals := raw
+	vals, masks := raw.values, raw.mask
 	p := st.plan
 	vs := int(p.varStep[v] - 1)
 	for i := len(g.prefixSteps) - 1; i >= 0; i-- {
 		if k := int(g.prefixSteps[i])*p.steps + vs; st.stepEpoch[k] == st.epoch {
-			start, vals = i+1, st.steps[k]
+			start, vals, masks = i+1, st.steps[k], st.stepMasks[k]
 			break
 		}
 	}
 	for i := start; i < len(g.transformations); i++ {
 		t := g.transformations[i].Function
+		trig := g.triggers[i]
 		next := grab(&st.strArena, len(vals))
+		nextMasks := grab(&st.maskArena, len(vals))
 		for j, value := range vals {
-			if out, _, err := t(value); err == nil {
-				value = out
+			m := masks[j]
+			if m&trig != 0 {
+				if out, _, err := t(value); err == nil && out != value {
+					value, m = out, transformations.ClassMask(out)
+				}
 			}
-			next[j] = value
+			next[j], nextMasks[j] = value, m
 		}
-		vals = next
+		vals, masks = next, nextMasks
 		k := int(g.prefixSteps[i])*p.steps + vs
-		st.steps[k], st.stepEpoch[k] = vals, st.epoch
+		st.steps[k], st.stepMasks[k], st.stepEpoch[k] = vals, masks, st.epoch
 		st.stepUsed = append(st.stepUsed, int32(k))
 	}
 	return vals

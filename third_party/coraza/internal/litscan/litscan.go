@@ -11,16 +11,38 @@ import "slices"
 
 // Set is an immutable automaton over the literals of its owners; it is
 // safe for concurrent use.
+//
+// States are numbered breadth first, so the shallow states a scan spends
+// most of its time in are the first ones. The first `dense` states have a
+// full transition table (suffix links resolved) over byte classes: one
+// class per byte that occurs in a literal, class 0 for every other byte,
+// which always leads back to the root. Deeper states keep their sorted
+// edges and suffix link; following links from them soon reaches a dense
+// state.
 type Set struct {
-	root      [256]int32 // the root's transitions (0: stay at the root)
-	edgeStart []int32    // state s's edges are [edgeStart[s], edgeStart[s+1])
-	edgeByte  []byte
-	edgeNext  []int32
-	fail      []int32
-	outStart  []int32 // state s's owners are outs[outStart[s]:outStart[s+1]]
-	outs      []int32
-	owners    int
+	class   [256]uint8 // byte -> class (ASCII letters folded); 0: in no literal
+	classes int
+	dense   int32
+	delta   []int32 // dense state s, class c: delta[s*classes+c]
+	states  []state
+	edges   []edge
+	outs    []int32
+	owners  int
 }
+
+// state is a deep state's edges and suffix link, and any state's owners.
+type state struct {
+	edgeLo, fail, outLo, nOuts int32
+	nEdges                     uint16 // at most one per class
+}
+
+type edge struct {
+	b    byte
+	next int32
+}
+
+// maxDenseEntries bounds the dense table (4 bytes an entry).
+const maxDenseEntries = 1 << 16
 
 var lower = func() (t [256]byte) {
 	for i := range t {
@@ -35,12 +57,17 @@ var lower = func() (t [256]byte) {
 
 // New builds the set; literals[i] are owner i's literals. Empty literals
 // are ignored.
-func New(literals [][]string) *Set {
-	type state struct {
+func New(literals [][]string) *Set { return newSet(literals, maxDenseEntries) }
+
+// newSet is New with a bound on the dense table's entries (tests make it
+// small so that scans cross deep states).
+func newSet(literals [][]string, maxDense int) *Set {
+	type trieState struct {
 		next   map[byte]int32
 		owners []int32
 	}
-	states := []state{{next: map[byte]int32{}}}
+	states := []trieState{{next: map[byte]int32{}}}
+	m := &Set{owners: len(literals)}
 	for owner, lits := range literals {
 		for _, lit := range lits {
 			if lit == "" {
@@ -49,10 +76,14 @@ func New(literals [][]string) *Set {
 			s := int32(0)
 			for i := 0; i < len(lit); i++ {
 				c := lower[lit[i]]
+				if m.class[c] == 0 {
+					m.classes++
+					m.class[c] = uint8(m.classes) // at most 230: no upper-case letters
+				}
 				n, ok := states[s].next[c]
 				if !ok {
 					n = int32(len(states))
-					states = append(states, state{next: map[byte]int32{}})
+					states = append(states, trieState{next: map[byte]int32{}})
 					states[s].next[c] = n
 				}
 				s = n
@@ -60,57 +91,111 @@ func New(literals [][]string) *Set {
 			states[s].owners = append(states[s].owners, int32(owner))
 		}
 	}
-	m := &Set{owners: len(literals), fail: make([]int32, len(states))}
+	m.classes++ // class 0
+	for c := 'A'; c <= 'Z'; c++ {
+		m.class[c] = m.class[c+'a'-'A']
+	}
 	// Breadth first: a state's suffix link is shallower, so its owners
-	// are final when the state's are computed.
-	queue := make([]int32, 0, len(states))
-	for c, n := range states[0].next {
-		m.root[c] = n
-		queue = append(queue, n)
-	}
-	for len(queue) > 0 {
-		s := queue[0]
-		queue = queue[1:]
-		f := m.fail[s]
-		states[s].owners = append(states[s].owners, states[f].owners...)
-		slices.Sort(states[s].owners)
-		states[s].owners = slices.Compact(states[s].owners)
-		for c, n := range states[s].next {
-			queue = append(queue, n)
-			// n's suffix link: the longest proper suffix of its string
-			// that is a state.
-			g := f
-			for {
-				if t, ok := states[g].next[c]; ok && t != n {
-					m.fail[n] = t
-					break
-				}
-				if g == 0 {
-					break // m.fail[n] stays 0
-				}
-				g = m.fail[g]
-			}
+	// are final when the state's are computed; the order numbers states.
+	fail := make([]int32, len(states))
+	order := make([]int32, 0, len(states))
+	order = append(order, 0)
+	for q := 0; q < len(order); q++ {
+		s := order[q]
+		f := fail[s]
+		if s != 0 {
+			states[s].owners = append(states[s].owners, states[f].owners...)
+			slices.Sort(states[s].owners)
+			states[s].owners = slices.Compact(states[s].owners)
 		}
-	}
-	m.edgeStart = make([]int32, len(states)+1)
-	m.outStart = make([]int32, len(states)+1)
-	for s := range states {
-		m.edgeStart[s] = int32(len(m.edgeByte))
 		keys := make([]byte, 0, len(states[s].next))
 		for c := range states[s].next {
 			keys = append(keys, c)
 		}
 		slices.Sort(keys)
 		for _, c := range keys {
-			m.edgeByte = append(m.edgeByte, c)
-			m.edgeNext = append(m.edgeNext, states[s].next[c])
+			n := states[s].next[c]
+			order = append(order, n)
+			if s == 0 {
+				continue // fail[n] stays 0
+			}
+			// n's suffix link: the longest proper suffix of its string
+			// that is a state.
+			g := f
+			for {
+				if t, ok := states[g].next[c]; ok {
+					fail[n] = t
+					break
+				}
+				if g == 0 {
+					break // fail[n] stays 0
+				}
+				g = fail[g]
+			}
 		}
-		m.outStart[s] = int32(len(m.outs))
-		m.outs = append(m.outs, states[s].owners...)
 	}
-	m.edgeStart[len(states)] = int32(len(m.edgeByte))
-	m.outStart[len(states)] = int32(len(m.outs))
+	num := make([]int32, len(states)) // old number -> breadth-first number
+	for i, s := range order {
+		num[s] = int32(i)
+	}
+	m.states = make([]state, len(states))
+	for i, s := range order {
+		st := &m.states[i]
+		st.fail = num[fail[s]]
+		st.edgeLo = int32(len(m.edges))
+		keys := make([]byte, 0, len(states[s].next))
+		for c := range states[s].next {
+			keys = append(keys, c)
+		}
+		slices.Sort(keys)
+		for _, c := range keys {
+			m.edges = append(m.edges, edge{b: c, next: num[states[s].next[c]]})
+		}
+		st.nEdges = uint16(len(keys))
+		st.outLo = int32(len(m.outs))
+		m.outs = append(m.outs, states[s].owners...)
+		st.nOuts = int32(len(states[s].owners))
+	}
+	// The dense table, breadth first: a state's suffix link is a smaller
+	// number, so its row is complete when the state's is made.
+	m.dense = int32(max(1, min(len(states), maxDense/m.classes)))
+	m.delta = make([]int32, int(m.dense)*m.classes)
+	var byClass [256]byte // a class's byte
+	for c := 0; c < 256; c++ {
+		if cl := m.class[c]; cl != 0 && lower[c] == byte(c) {
+			byClass[cl] = byte(c)
+		}
+	}
+	for s := int32(0); s < m.dense; s++ {
+		row := m.delta[int(s)*m.classes : int(s+1)*m.classes]
+		st := &m.states[s]
+		for cl := 1; cl < m.classes; cl++ {
+			if n, ok := m.edge(st, byClass[cl]); ok {
+				row[cl] = n
+			} else if s != 0 {
+				row[cl] = m.delta[int(st.fail)*m.classes+cl]
+			}
+		}
+	}
 	return m
+}
+
+// edge returns st's transition on c, if it has one.
+func (m *Set) edge(st *state, c byte) (int32, bool) {
+	es := m.edges[st.edgeLo : st.edgeLo+int32(st.nEdges)]
+	if len(es) > 8 {
+		i, ok := slices.BinarySearchFunc(es, c, func(e edge, c byte) int { return int(e.b) - int(c) })
+		if ok {
+			return es[i].next, true
+		}
+		return 0, false
+	}
+	for _, e := range es {
+		if e.b == c {
+			return e.next, true
+		}
+	}
+	return 0, false
 }
 
 // Owners is how many owners the set was built for.
@@ -121,30 +206,29 @@ func (m *Set) Owners() int { return m.owners }
 // fresh mark per call needs no clearing.
 func (m *Set) Scan(s string, seen []uint32, mark uint32, out []int32) []int32 {
 	st := int32(0)
+	classes := int32(m.classes)
 	for i := 0; i < len(s); i++ {
 		c := lower[s[i]]
-		for {
-			if st == 0 {
-				st = m.root[c]
-				break
-			}
-			next := int32(-1)
-			for e := m.edgeStart[st]; e < m.edgeStart[st+1]; e++ {
-				if m.edgeByte[e] == c {
-					next = m.edgeNext[e]
-					break
-				}
-			}
-			if next >= 0 {
-				st = next
-				break
-			}
-			st = m.fail[st]
+		cl := int32(m.class[c])
+		if cl == 0 {
+			st = 0 // no literal holds c
+			continue
 		}
-		for _, o := range m.outs[m.outStart[st]:m.outStart[st+1]] {
-			if seen[o] != mark {
-				seen[o] = mark
-				out = append(out, o)
+		for st >= m.dense {
+			if n, ok := m.edge(&m.states[st], c); ok {
+				st = n
+				goto matched
+			}
+			st = m.states[st].fail
+		}
+		st = m.delta[st*classes+cl]
+	matched:
+		if o := &m.states[st]; o.nOuts != 0 {
+			for _, o := range m.outs[o.outLo : o.outLo+o.nOuts] {
+				if seen[o] != mark {
+					seen[o] = mark
+					out = append(out, o)
+				}
 			}
 		}
 	}

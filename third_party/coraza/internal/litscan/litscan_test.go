@@ -12,8 +12,16 @@ import (
 
 // TestScanFindsEveryOwner compares Scan with strings.Contains on random
 // literals and inputs over a small alphabet, where literals overlap and
-// nest (the cases suffix links exist for).
+// nest (the cases suffix links exist for), with every state in the dense
+// table and with only the root's row there (every step but the root's
+// through edges and suffix links).
 func TestScanFindsEveryOwner(t *testing.T) {
+	for _, maxDense := range []int{maxDenseEntries, 0, 40} {
+		testScanFindsEveryOwner(t, maxDense)
+	}
+}
+
+func testScanFindsEveryOwner(t *testing.T, maxDense int) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	word := func(n int) string {
 		const alphabet = "abAB.c"
@@ -30,7 +38,7 @@ func TestScanFindsEveryOwner(t *testing.T) {
 				lits[o] = append(lits[o], strings.ToLower(word(1+rng.IntN(4))))
 			}
 		}
-		set := New(lits)
+		set := newSet(lits, maxDense)
 		slots := make([]int32, len(lits))
 		for i := range slots {
 			slots[i] = int32(i)
@@ -53,5 +61,48 @@ func TestScanFindsEveryOwner(t *testing.T) {
 				t.Fatalf("literals %q, input %q: owners %v, want %v", lits, in, got, want)
 			}
 		}
+	}
+}
+
+// BenchmarkScan scans a 1 KB text and a 4 KB JSON document with a set the
+// size of the CRS's phase-2 literals (some 30,000 states).
+func BenchmarkScan(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const alphabet = "abcdefghijklmnopqrstuvwxyz_.()<>-$/"
+	lits := make([][]string, 250)
+	for o := range lits {
+		for range 20 {
+			n := 3 + rng.IntN(10)
+			w := make([]byte, n)
+			for i := range w {
+				w[i] = alphabet[rng.IntN(len(alphabet))]
+			}
+			lits[o] = append(lits[o], string(w))
+		}
+	}
+	set := New(lits)
+	seen := make([]uint32, len(lits))
+	var json strings.Builder
+	json.WriteString("[")
+	for i := range 70 {
+		if i > 0 {
+			json.WriteString(",")
+		}
+		json.WriteString(`{"id":12,"sku":"W-1000","qty":3,"price":17.5,"tag":"green"}`)
+	}
+	json.WriteString("]")
+	for _, in := range []struct{ name, s string }{
+		{"text1K", strings.Repeat("rampart!", 128)},
+		{"json4K", json.String()},
+	} {
+		b.Run(in.name, func(b *testing.B) {
+			b.SetBytes(int64(len(in.s)))
+			var out []int32
+			mark := uint32(0)
+			for b.Loop() {
+				mark++
+				out = set.Scan(in.s, seen, mark, out[:0])
+			}
+		})
 	}
 }
