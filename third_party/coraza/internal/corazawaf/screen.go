@@ -45,11 +45,13 @@ package corazawaf
 // Multiphase evaluation (a build tag) is not screened.
 
 import (
+	"math/bits"
 	"slices"
 	"strings"
 
 	"github.com/corazawaf/coraza/v3/experimental/plugins/macro"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
+	"github.com/corazawaf/coraza/v3/internal/collections"
 	"github.com/corazawaf/coraza/v3/internal/litscan"
 	"github.com/corazawaf/coraza/v3/internal/transformations"
 	"github.com/corazawaf/coraza/v3/types"
@@ -316,16 +318,14 @@ type screenState struct {
 	groupEpoch []uint32 // by group: screened
 	candEpoch  []uint32 // by slot: cands[slot] is current
 	cands      [][]string
-	decided    []uint32 // by slot: the rule's answer is known...
-	hit        []uint32 // ...and it may match
-	seen       []uint32 // litscan.Set.Scan's, by phase owner
-	mark       uint32   // seen's current mark
-	buf        []int32
+	decided    []uint32            // by slot: the rule's answer is known...
+	hit        []uint32            // ...and it may match
+	bits       []uint64            // screenScan's
+	asked      map[string]struct{} // screenedOut's values asked about
 	// Arenas for the phase's values and search results, kept with the
 	// pooled transaction so that a request allocates little.
 	strArena  []string
 	intArena  []int32
-	listArena [][]int32
 	boolArena []bool
 	// raw[v] is v's raw values when rawEpoch[v] is the epoch (by variable:
 	// no map lookup per group and variable).
@@ -339,23 +339,30 @@ type screenState struct {
 	stepEpoch []uint32
 	maskArena []uint64
 	stepUsed  []int32 // steps set this phase
-	// Scratch for a multiMatch group's values (screenValues).
-	mmValues []string
-	mmIndex  []int32
-	rawUsed  []variables.RuleVariable // raw set this phase
+	// Scratch for a multiMatch group's values (screenValues) and for a
+	// variable's raw values (screenRawValues).
+	rawScratch []string
+	mmValues   []string
+	mmIndex    []int32
+	rawUsed    []variables.RuleVariable // raw set this phase
 }
 
 // screenRaw is a variable's values and, lazily, the owners each value's
-// literal search named (sorted).
+// literal search named (screenFound).
 type screenRaw struct {
-	values  []string
-	found   [][]int32
+	values []string
+	// found holds, Words() a value, the bits of the owners each value's
+	// search named (screenScan).
+	found   []uint64
 	scanned bool
 	// fold[i] is set when values[i] holds a rune that case-folding
 	// regexps match as an ASCII letter (see plugintypes.OperatorScreener).
 	fold []bool
 	// mask[i] is values[i]'s byte classes (transformations.ClassMask).
-	mask []uint64
+	mask    []uint64
+	anyFold bool // some fold[i] is set
+	// withFound are the i whose search found anything (once scanned).
+	withFound []int32
 }
 
 // screenValues are a variable's values after a transformation chain.
@@ -381,8 +388,6 @@ func (tx *Transaction) screenBegin() {
 		st.cands = make([][]string, p.slots)
 		st.decided = make([]uint32, p.slots)
 		st.hit = make([]uint32, p.slots)
-		st.seen = make([]uint32, len(p.ownerSlot))
-		st.mark = 0
 		st.raw = make([]screenRaw, 256)
 		st.rawEpoch = make([]uint32, 256)
 		st.steps = make([][]string, p.prefixes*p.steps)
@@ -404,7 +409,6 @@ func (tx *Transaction) screenBegin() {
 	clear(st.strArena)
 	st.strArena = st.strArena[:0]
 	st.intArena = st.intArena[:0]
-	st.listArena = st.listArena[:0]
 	st.boolArena = st.boolArena[:0]
 	st.maskArena = st.maskArena[:0]
 }
@@ -431,7 +435,24 @@ func (tx *Transaction) screenedOut(r *Rule) bool {
 		return false
 	}
 	if st.candEpoch[slot] == st.epoch {
-		for _, s := range st.cands[slot] {
+		cands := st.cands[slot]
+		// The prefilter is a function of the value: a value asked about
+		// once (and answered no) need not be asked again. Values repeat
+		// (a JSON array's fields, a value seen raw and transformed).
+		dedupe := len(cands) > 8
+		if dedupe {
+			if st.asked == nil {
+				st.asked = map[string]struct{}{}
+			}
+			clear(st.asked)
+		}
+		for _, s := range cands {
+			if dedupe {
+				if _, ok := st.asked[s]; ok {
+					continue
+				}
+				st.asked[s] = struct{}{}
+			}
 			if o.prefilter.MayMatch(s) {
 				st.hit[slot] = st.epoch
 				return false
@@ -452,6 +473,20 @@ func (tx *Transaction) screenGroup(g *screenGroup) {
 	for _, v := range g.vars {
 		raw := tx.screenRawValues(v)
 		vals := tx.screenValues(g, v, raw)
+		if vals.rawIndex == nil && sameStrings(vals.values, raw.values) && !raw.anyFold {
+			// The chain changed no value: the raw values' searches
+			// stand, and only the values whose search found something
+			// need a look; every value is a candidate of the rules
+			// without literals.
+			tx.screenFound(ph, raw, 0)
+			for _, r := range raw.withFound {
+				tx.screenOwners(g, ph, v, raw.values[r], tx.screenFound(ph, raw, int(r)))
+			}
+			for _, slot := range g.always {
+				tx.screenCandidates(slot, v, raw.values)
+			}
+			continue
+		}
 		for i, s := range vals.values {
 			r := i
 			if vals.rawIndex != nil {
@@ -459,7 +494,7 @@ func (tx *Transaction) screenGroup(g *screenGroup) {
 			}
 			// A value that differs from its raw value at most in ASCII
 			// case has the raw value's search and runes.
-			var found []int32
+			var found []uint64
 			var fold bool
 			if equalFoldASCII(s, raw.values[r]) {
 				found, fold = tx.screenFound(ph, raw, r), raw.fold[r]
@@ -476,28 +511,59 @@ func (tx *Transaction) screenGroup(g *screenGroup) {
 				}
 				break
 			}
-			// found is sorted and a rule's owners are consecutive: the
-			// rule has a literal of every set when its first owner and
-			// the owner as many places on are both there.
-			lo := len(found)
-			if lo > 0 && found[lo-1] >= g.firstOwner && found[0] < g.ownerEnd {
-				lo, _ = slices.BinarySearch(found, g.firstOwner)
-			}
-			for k := lo; k < len(found) && found[k] < g.ownerEnd; k++ {
-				slot := p.ownerSlot[found[k]]
-				sr := &p.rules[slot]
-				if found[k] != sr.firstOwner {
-					continue
-				}
-				if last := k + int(sr.owners) - 1; last < len(found) && found[last] == sr.firstOwner+sr.owners-1 {
-					tx.screenCandidate(slot, v, s)
-				}
-			}
+			tx.screenOwners(g, ph, v, s, found)
 			for _, slot := range g.always {
 				tx.screenCandidate(slot, v, s)
 			}
 		}
 	}
+}
+
+// screenOwners makes s, a value of v, a candidate of the group's rules
+// with a literal of each of their sets in found, the owners s's search
+// named (bit o-ph.first for owner o).
+func (tx *Transaction) screenOwners(g *screenGroup, ph *screenPhase, v variables.RuleVariable, s string, found []uint64) {
+	if len(found) == 0 || g.ownerEnd == g.firstOwner {
+		return
+	}
+	p := tx.screen.plan
+	lo, hi := g.firstOwner-ph.first, g.ownerEnd-ph.first
+	for w := lo >> 6; w <= (hi-1)>>6; w++ {
+		word := found[w]
+		base := w << 6
+		if base < lo {
+			word &= ^uint64(0) << uint(lo-base)
+		}
+		if hi-base < 64 {
+			word &= 1<<uint(hi-base) - 1
+		}
+		for word != 0 {
+			o := base + int32(bits.TrailingZeros64(word))
+			word &= word - 1
+			// A rule's owners are consecutive: it has a literal of every
+			// set when its first owner and the others are all there.
+			slot := p.ownerSlot[o+ph.first]
+			sr := &p.rules[slot]
+			if o+ph.first != sr.firstOwner {
+				continue
+			}
+			all := true
+			for k := o + 1; k < o+sr.owners; k++ {
+				if found[k>>6]&(1<<uint(k&63)) == 0 {
+					all = false
+					break
+				}
+			}
+			if all {
+				tx.screenCandidate(slot, v, s)
+			}
+		}
+	}
+}
+
+// sameStrings reports whether a and b are the same slice.
+func sameStrings(a, b []string) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // screenCandidate records that slot's rule may match s, a value of v.
@@ -518,39 +584,80 @@ func (tx *Transaction) screenCandidate(slot int32, v variables.RuleVariable, s s
 	st.cands[slot] = append(st.cands[slot], s)
 }
 
-// screenFound returns the owners the literal search of raw value i named.
-func (tx *Transaction) screenFound(ph *screenPhase, raw *screenRaw, i int) []int32 {
-	if !raw.scanned {
-		raw.scanned = true
-		st := &tx.screen
-		raw.found = grab(&st.listArena, len(raw.values))
-		for j, s := range raw.values {
-			found := tx.screenScan(ph, s)
-			raw.found[j] = grab(&st.intArena, len(found))
-			copy(raw.found[j], found)
-		}
+// screenCandidates records that slot's rule may match each of vals,
+// values of v.
+func (tx *Transaction) screenCandidates(slot int32, v variables.RuleVariable, vals []string) {
+	st := &tx.screen
+	o := &st.plan.rules[slot]
+	if st.hit[slot] == st.epoch || !o.vars.has(v) || len(vals) == 0 {
+		return
 	}
-	return raw.found[i]
+	if o.prefilter == nil {
+		st.hit[slot] = st.epoch
+		return
+	}
+	if st.candEpoch[slot] != st.epoch {
+		st.candEpoch[slot] = st.epoch
+		st.cands[slot] = st.cands[slot][:0]
+	}
+	st.cands[slot] = append(st.cands[slot], vals...)
 }
 
-// screenScan returns the owners with a literal in s, sorted, in a buffer
-// the next call reuses.
-func (tx *Transaction) screenScan(ph *screenPhase, s string) []int32 {
-	st := &tx.screen
+// screenFound returns the owners the literal search of raw value i named
+// (as screenScan's bits), searching every raw value the first time and
+// listing those whose search named any in raw.withFound.
+func (tx *Transaction) screenFound(ph *screenPhase, raw *screenRaw, i int) []uint64 {
 	if ph == nil {
 		return nil
 	}
-	if st.mark == ^uint32(0) {
-		clear(st.seen)
-		st.mark = 0
+	words := ph.set.Words()
+	if !raw.scanned {
+		raw.scanned = true
+		st := &tx.screen
+		raw.found = grab(&st.maskArena, len(raw.values)*words)
+		clear(raw.found)
+		n := 0
+		for j, s := range raw.values {
+			f := raw.found[j*words : (j+1)*words]
+			ph.set.ScanBits(s, f)
+			for _, w := range f {
+				if w != 0 {
+					n++
+					break
+				}
+			}
+		}
+		raw.withFound = grab(&st.intArena, n)[:0]
+		for j := range raw.values {
+			for _, w := range raw.found[j*words : (j+1)*words] {
+				if w != 0 {
+					raw.withFound = append(raw.withFound, int32(j))
+					break
+				}
+			}
+		}
 	}
-	st.mark++
-	st.buf = ph.set.Scan(s, st.seen, st.mark, st.buf[:0])
-	for i := range st.buf {
-		st.buf[i] += ph.first
+	if i >= len(raw.values) {
+		return nil
 	}
-	slices.Sort(st.buf)
-	return st.buf
+	return raw.found[i*words : (i+1)*words]
+}
+
+// screenScan returns the owners with a literal in s, as bits o-ph.first
+// for owner o, in a buffer the next call reuses.
+func (tx *Transaction) screenScan(ph *screenPhase, s string) []uint64 {
+	if ph == nil {
+		return nil
+	}
+	st := &tx.screen
+	words := ph.set.Words()
+	if cap(st.bits) < words {
+		st.bits = make([]uint64, words)
+	}
+	st.bits = st.bits[:words]
+	clear(st.bits)
+	ph.set.ScanBits(s, st.bits)
+	return st.bits
 }
 
 // screenRawValues returns every value of v, whatever its key.
@@ -564,14 +671,24 @@ func (tx *Transaction) screenRawValues(v variables.RuleVariable) *screenRaw {
 	st.rawUsed = append(st.rawUsed, v)
 	*raw = screenRaw{}
 	if col := tx.Collection(v); col != nil {
-		all := col.FindAll()
-		raw.values = grab(&st.strArena, len(all))
-		raw.fold = grab(&st.boolArena, len(all))
-		raw.mask = grab(&st.maskArena, len(all))
-		for i, md := range all {
-			raw.values[i] = md.Value()
-			raw.fold[i] = hasFoldRune(raw.values[i])
-			raw.mask[i] = transformations.ClassMask(raw.values[i])
+		var vals []string
+		if a, ok := col.(collections.ValueAppender); ok {
+			vals = a.AppendValues(st.rawScratch[:0])
+			st.rawScratch = vals[:0]
+		} else {
+			for _, md := range col.FindAll() {
+				vals = append(vals, md.Value())
+			}
+		}
+		raw.values = grab(&st.strArena, len(vals))
+		copy(raw.values, vals)
+		clear(vals)
+		raw.fold = grab(&st.boolArena, len(vals))
+		raw.mask = grab(&st.maskArena, len(vals))
+		for i, s := range raw.values {
+			raw.fold[i] = hasFoldRune(s)
+			raw.anyFold = raw.anyFold || raw.fold[i]
+			raw.mask[i] = transformations.ClassMask(s)
 		}
 	}
 	return raw
@@ -645,18 +762,34 @@ func (tx *Transaction) screenTransform(g *screenGroup, v variables.RuleVariable,
 	for i := start; i < len(g.transformations); i++ {
 		t := g.transformations[i].Function
 		trig := g.triggers[i]
-		next := grab(&st.strArena, len(vals))
-		nextMasks := grab(&st.maskArena, len(vals))
+		// A step that changes no value keeps the slices it was given
+		// (screenGroup then knows the raw values' searches stand).
+		var next []string
+		var nextMasks []uint64
 		for j, value := range vals {
 			m := masks[j]
-			if m&trig != 0 {
-				if out, _, err := t(value); err == nil && out != value {
-					value, m = out, transformations.ClassMask(out)
+			if m&trig == 0 {
+				if next != nil {
+					next[j], nextMasks[j] = value, m
 				}
+				continue
 			}
-			next[j], nextMasks[j] = value, m
+			if out, _, err := t(value); err == nil && out != value {
+				if next == nil {
+					next = grab(&st.strArena, len(vals))
+					nextMasks = grab(&st.maskArena, len(vals))
+					copy(next, vals[:j])
+					copy(nextMasks, masks[:j])
+				}
+				value, m = out, transformations.ClassMask(out)
+			}
+			if next != nil {
+				next[j], nextMasks[j] = value, m
+			}
 		}
-		vals, masks = next, nextMasks
+		if next != nil {
+			vals, masks = next, nextMasks
+		}
 		k := int(g.prefixSteps[i])*p.steps + vs
 		st.steps[k], st.stepMasks[k], st.stepEpoch[k] = vals, masks, st.epoch
 		st.stepUsed = append(st.stepUsed, int32(k))

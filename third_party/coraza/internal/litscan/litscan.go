@@ -201,10 +201,12 @@ func (m *Set) edge(st *state, c byte) (int32, bool) {
 // Owners is how many owners the set was built for.
 func (m *Set) Owners() int { return m.owners }
 
-// Scan appends to out every owner with a literal in s, once: seen (at
-// least Owners() long) records the owners found, as seen[o] == mark, so a
-// fresh mark per call needs no clearing.
-func (m *Set) Scan(s string, seen []uint32, mark uint32, out []int32) []int32 {
+// Words is how many uint64 a ScanBits bitset needs.
+func (m *Set) Words() int { return (m.owners + 63) / 64 }
+
+// ScanBits sets, in found (Words() long, cleared by the caller), the bit
+// of every owner with a literal in s: bit o%64 of found[o/64].
+func (m *Set) ScanBits(s string, found []uint64) {
 	st := int32(0)
 	classes := int32(m.classes)
 	for i := 0; i < len(s); i++ {
@@ -225,12 +227,8 @@ func (m *Set) Scan(s string, seen []uint32, mark uint32, out []int32) []int32 {
 	matched:
 		if o := &m.states[st]; o.nOuts != 0 {
 			for _, o := range m.outs[o.outLo : o.outLo+o.nOuts] {
-				if seen[o] != mark {
-					seen[o] = mark
-					out = append(out, o)
-				}
+				found[o>>6] |= 1 << (o & 63)
 			}
 		}
 	}
-	return out
 }

@@ -1,0 +1,64 @@
+// Copyright 2026 Rampart contributors
+// SPDX-License-Identifier: Apache-2.0
+
+package collections
+
+import "github.com/corazawaf/coraza/v3/collection"
+
+// ValueAppender is implemented by the collections that can list their
+// values without building a MatchData for each (Rampart fork: the
+// prescreen reads every value of a variable, and only the values).
+// AppendValues appends the values FindAll would return, in no particular
+// order.
+type ValueAppender interface {
+	AppendValues(dst []string) []string
+}
+
+// AppendValues implements ValueAppender.
+func (c *Map) AppendValues(dst []string) []string {
+	for _, data := range c.data {
+		for _, d := range data {
+			dst = append(dst, d.value)
+		}
+	}
+	return dst
+}
+
+// AppendValues implements ValueAppender: the names are the values.
+func (c *NamedCollectionNames) AppendValues(dst []string) []string {
+	for _, data := range c.collection.data {
+		for _, d := range data {
+			dst = append(dst, d.key)
+		}
+	}
+	return dst
+}
+
+// AppendValues implements ValueAppender.
+func (c *Single) AppendValues(dst []string) []string { return append(dst, c.data) }
+
+// AppendValues implements ValueAppender.
+func (c *ConcatKeyed) AppendValues(dst []string) []string {
+	for _, d := range c.data {
+		dst = appendValues(dst, d)
+	}
+	return dst
+}
+
+// AppendValues implements ValueAppender.
+func (c *ConcatCollection) AppendValues(dst []string) []string {
+	for _, d := range c.data {
+		dst = appendValues(dst, d)
+	}
+	return dst
+}
+
+func appendValues(dst []string, c collection.Collection) []string {
+	if a, ok := c.(ValueAppender); ok {
+		return a.AppendValues(dst)
+	}
+	for _, md := range c.FindAll() {
+		dst = append(dst, md.Value())
+	}
+	return dst
+}
