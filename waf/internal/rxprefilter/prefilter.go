@@ -10,6 +10,7 @@
 package rxprefilter
 
 import (
+	"math/bits"
 	"regexp/syntax"
 	"slices"
 	"strconv"
@@ -141,6 +142,11 @@ func (s *byteSet) contains(o *byteSet) bool {
 	return s[0]&o[0] == o[0] && s[1]&o[1] == o[1] && s[2]&o[2] == o[2] && s[3]&o[3] == o[3]
 }
 
+// intersects reports whether s and o share a byte.
+func (s *byteSet) intersects(o *byteSet) bool {
+	return s[0]&o[0]|s[1]&o[1]|s[2]&o[2]|s[3]&o[3] != 0
+}
+
 func (s *byteSet) union(o *byteSet) {
 	for i := range s {
 		s[i] |= o[i]
@@ -169,6 +175,68 @@ type node struct {
 	// req holds bytes the input contains whenever the node holds: a quick
 	// reject before any substring search.
 	req byteSet
+	// index, for a large OR, files each sub under one byte of its req:
+	// only the subs filed under a byte the input holds can hold.
+	index *orIndex
+	// anyByte, for an OR of one-byte atoms, holds those bytes: the OR
+	// holds when the input has one of them (byteOr set).
+	anyByte byteSet
+	byteOr  bool
+}
+
+// orIndex is a large OR's subs by key byte: those filed under byte b are
+// subs[start[b]:start[b+1]]; always are the subs with an empty req.
+type orIndex struct {
+	start  [257]int32
+	subs   []*node
+	always []*node
+}
+
+// minIndexed is the smallest OR that gets an index.
+const minIndexed = 12
+
+// byteRank orders bytes from rarest to commonest in the text a WAF
+// inspects (punctuation and controls, then digits, then letters by English
+// frequency): a sub is filed under its rarest required byte, so that
+// common inputs wake few subs. Any order is correct; this one is fast.
+var byteRank = func() (r [256]int) {
+	const common = "0123456789qjzxvkwyfbghmpducl" + "srnioate"
+	for i := 0; i < len(common); i++ {
+		r[common[i]] = 1 + i
+	}
+	return r
+}()
+
+// buildIndex files n's subs (n a large OR whose subs are finished).
+func buildIndex(n *node) {
+	key := make([]int, len(n.subs))
+	ix := &orIndex{}
+	var counts [256]int32
+	for i, c := range n.subs {
+		key[i] = -1
+		for b := 0; b < 256; b++ {
+			if c.req[b>>6]&(1<<(b&63)) != 0 && (key[i] < 0 || byteRank[b] < byteRank[key[i]]) {
+				key[i] = b
+			}
+		}
+		if key[i] < 0 {
+			ix.always = append(ix.always, c)
+			continue
+		}
+		counts[key[i]]++
+	}
+	for b := 0; b < 256; b++ {
+		ix.start[b+1] = ix.start[b] + counts[b]
+	}
+	ix.subs = make([]*node, ix.start[256])
+	next := ix.start
+	for i, c := range n.subs {
+		if b := key[i]; b >= 0 {
+			ix.subs[next[b]] = c
+			next[b]++
+		}
+	}
+	n.index = ix
 }
 
 var all = &node{op: opAll}
@@ -212,6 +280,17 @@ func finish(n *node, done map[*node]bool) {
 				n.req.intersect(&c.req)
 			}
 		}
+		n.byteOr = true
+		for _, c := range n.subs {
+			if c.op != opAtom || len(c.atom) != 1 {
+				n.byteOr = false
+				break
+			}
+			n.anyByte.add(c.atom[0])
+		}
+		if !n.byteOr && len(n.subs) >= minIndexed {
+			buildIndex(n)
+		}
 	}
 }
 
@@ -230,6 +309,28 @@ func (n *node) eval(s string, set *byteSet) bool {
 		}
 		return true
 	case opOr:
+		if n.byteOr {
+			return set.intersects(&n.anyByte)
+		}
+		if ix := n.index; ix != nil {
+			for _, c := range ix.always {
+				if c.eval(s, set) {
+					return true
+				}
+			}
+			for w, word := range set {
+				for word != 0 {
+					b := w<<6 + bits.TrailingZeros64(word)
+					word &= word - 1
+					for _, c := range ix.subs[ix.start[b]:ix.start[b+1]] {
+						if c.eval(s, set) {
+							return true
+						}
+					}
+				}
+			}
+			return false
+		}
 		for _, c := range n.subs {
 			if c.eval(s, set) {
 				return true
@@ -239,6 +340,7 @@ func (n *node) eval(s string, set *byteSet) bool {
 	}
 	return true
 }
+
 
 func (n *node) evalBytes(b []byte, set *byteSet) bool {
 	if !set.contains(&n.req) {
@@ -255,6 +357,28 @@ func (n *node) evalBytes(b []byte, set *byteSet) bool {
 		}
 		return true
 	case opOr:
+		if n.byteOr {
+			return set.intersects(&n.anyByte)
+		}
+		if ix := n.index; ix != nil {
+			for _, c := range ix.always {
+				if c.evalBytes(b, set) {
+					return true
+				}
+			}
+			for w, word := range set {
+				for word != 0 {
+					k := w<<6 + bits.TrailingZeros64(word)
+					word &= word - 1
+					for _, c := range ix.subs[ix.start[k]:ix.start[k+1]] {
+						if c.evalBytes(b, set) {
+							return true
+						}
+					}
+				}
+			}
+			return false
+		}
 		for _, c := range n.subs {
 			if c.evalBytes(b, set) {
 				return true
