@@ -17,6 +17,7 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Limits on the exact sets tracked while walking the tree (RE2 uses the same
@@ -129,7 +130,8 @@ func (f *Filter) MayMatch(s string) bool {
 		}
 		b[i] = c
 	}
-	return f.root.evalBytes(b, &set)
+	// eval only reads the lower-cased copy, during the call.
+	return f.root.eval(unsafe.String(unsafe.SliceData(b), len(b)), &set)
 }
 
 // byteSet holds the bytes an input contains.
@@ -339,71 +341,6 @@ func (n *node) eval(s string, set *byteSet) bool {
 		return false
 	}
 	return true
-}
-
-
-func (n *node) evalBytes(b []byte, set *byteSet) bool {
-	if !set.contains(&n.req) {
-		return false
-	}
-	switch n.op {
-	case opAtom:
-		return len(n.atom) == 1 || indexBytes(b, n.atom)
-	case opAnd:
-		for _, c := range n.subs {
-			if !c.evalBytes(b, set) {
-				return false
-			}
-		}
-		return true
-	case opOr:
-		if n.byteOr {
-			return set.intersects(&n.anyByte)
-		}
-		if ix := n.index; ix != nil {
-			for _, c := range ix.always {
-				if c.evalBytes(b, set) {
-					return true
-				}
-			}
-			for w, word := range set {
-				for word != 0 {
-					k := w<<6 + bits.TrailingZeros64(word)
-					word &= word - 1
-					for _, c := range ix.subs[ix.start[k]:ix.start[k+1]] {
-						if c.evalBytes(b, set) {
-							return true
-						}
-					}
-				}
-			}
-			return false
-		}
-		for _, c := range n.subs {
-			if c.evalBytes(b, set) {
-				return true
-			}
-		}
-		return false
-	}
-	return true
-}
-
-// indexBytes is strings.Contains on a byte slice without converting it.
-func indexBytes(b []byte, atom string) bool {
-	if len(atom) == 0 {
-		return true
-	}
-	first := atom[0]
-	for i := 0; i+len(atom) <= len(b); i++ {
-		if b[i] != first {
-			continue
-		}
-		if string(b[i:i+len(atom)]) == atom {
-			return true
-		}
-	}
-	return false
 }
 
 func (n *node) String() string {
