@@ -46,6 +46,7 @@ package corazawaf
 
 import (
 	"math/bits"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -56,6 +57,7 @@ import (
 	"github.com/corazawaf/coraza/v3/internal/transformations"
 	"github.com/corazawaf/coraza/v3/types"
 	"github.com/corazawaf/coraza/v3/types/variables"
+	"unsafe"
 )
 
 // screenVariables are the collections a screened rule may target: request
@@ -139,8 +141,13 @@ type screenGroup struct {
 	// input unchanged (transformations.IdentityTriggers; all ones when
 	// unknown): such a value is not handed to the step.
 	triggers []uint64
-	vars     []variables.RuleVariable // every owner's, each once
-	always   []int32                  // slots of the owners without literals
+	// funcs[i] is step i's code pointer when the step is one of the
+	// transformations package's (transformations.Pure), else 0: the
+	// result of such a step on a slice of values is kept for any chain
+	// that reaches the same step with the same slice.
+	funcs  []uintptr
+	vars   []variables.RuleVariable // every owner's, each once
+	always []int32                  // slots of the owners without literals
 }
 
 // varSet is a set of variables.RuleVariable.
@@ -211,6 +218,11 @@ func (rg *RuleGroup) EnablePrescreen() {
 					m = ^uint64(0)
 				}
 				grp.triggers = append(grp.triggers, m)
+				var fn uintptr
+				if transformations.Pure(t.Function) {
+					fn = reflect.ValueOf(t.Function).Pointer()
+				}
+				grp.funcs = append(grp.funcs, fn)
 			}
 			for _, m := range members[g] {
 				slot := int32(p.slots)
@@ -338,13 +350,28 @@ type screenState struct {
 	stepMasks [][]uint64
 	stepEpoch []uint32
 	maskArena []uint64
-	stepUsed  []int32 // steps set this phase
+	stepUsed  []int32              // steps set this phase
+	stepMemo  map[stepKey]stepMemo // screenTransform's, this phase
 	// Scratch for a multiMatch group's values (screenValues) and for a
 	// variable's raw values (screenRawValues).
 	rawScratch []string
 	mmValues   []string
 	mmIndex    []int32
 	rawUsed    []variables.RuleVariable // raw set this phase
+}
+
+// stepKey names a transformation step's input: the values (by their
+// slice) and the function.
+type stepKey struct {
+	in *string
+	n  int
+	fn uintptr
+}
+
+// stepMemo is a step's output.
+type stepMemo struct {
+	vals  []string
+	masks []uint64
 }
 
 // screenRaw is a variable's values and, lazily, the owners each value's
@@ -411,6 +438,7 @@ func (tx *Transaction) screenBegin() {
 	st.intArena = st.intArena[:0]
 	st.boolArena = st.boolArena[:0]
 	st.maskArena = st.maskArena[:0]
+	clear(st.stepMemo)
 }
 
 // screenedOut reports whether the prescreen proves that r, a screened rule,
@@ -760,6 +788,19 @@ func (tx *Transaction) screenTransform(g *screenGroup, v variables.RuleVariable,
 		}
 	}
 	for i := start; i < len(g.transformations); i++ {
+		k := int(g.prefixSteps[i])*p.steps + vs
+		// The same pure step on the same values (two chains that differ
+		// in steps that changed nothing) was made already.
+		var memo stepKey
+		if g.funcs[i] != 0 && len(vals) > 0 {
+			memo = stepKey{in: unsafe.SliceData(vals), n: len(vals), fn: g.funcs[i]}
+			if m, ok := st.stepMemo[memo]; ok {
+				vals, masks = m.vals, m.masks
+				st.steps[k], st.stepMasks[k], st.stepEpoch[k] = vals, masks, st.epoch
+				st.stepUsed = append(st.stepUsed, int32(k))
+				continue
+			}
+		}
 		t := g.transformations[i].Function
 		trig := g.triggers[i]
 		// A step that changes no value keeps the slices it was given
@@ -790,7 +831,12 @@ func (tx *Transaction) screenTransform(g *screenGroup, v variables.RuleVariable,
 		if next != nil {
 			vals, masks = next, nextMasks
 		}
-		k := int(g.prefixSteps[i])*p.steps + vs
+		if memo.fn != 0 {
+			if st.stepMemo == nil {
+				st.stepMemo = map[stepKey]stepMemo{}
+			}
+			st.stepMemo[memo] = stepMemo{vals: vals, masks: masks}
+		}
 		st.steps[k], st.stepMasks[k], st.stepEpoch[k] = vals, masks, st.epoch
 		st.stepUsed = append(st.stepUsed, int32(k))
 	}

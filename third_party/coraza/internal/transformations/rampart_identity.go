@@ -85,52 +85,62 @@ func ClassMask(s string) uint64 {
 	return m
 }
 
-// triggers are, by transformation name, the classes without which the
-// transformation returns its input unchanged: (s, false, nil). Each entry
-// follows the function's own early return (or, for those calling the
-// standard library, the byte it first looks for); TestIdentityTriggers
-// checks every one on random input made without those bytes.
-var triggers = map[string]uint64{
-	"none":               0,
-	"urlDecode":          classPercent | classPlus,
-	"urlDecodeUni":       classPercent | classPlus,
-	"jsDecode":           classBackslash,
-	"cssDecode":          classBackslash,
-	"escapeSeqDecode":    classBackslash,
-	"htmlEntityDecode":   classAmp, // html.UnescapeString returns s without '&'
-	"lowercase":          classUpper | classNonASCII,
-	"uppercase":          classLower | classNonASCII,
-	"removeNulls":        classNUL,
-	"replaceNulls":       classNUL,
-	"utf8toUnicode":      classNonASCII,
-	"removeWhitespace":   classCtlSpace | classSpace | classNonASCII,
-	"compressWhitespace": classCtlSpace | classSpace | classNonASCII,
-	"trim":               classCtlSpace | classSpace,
-	"trimLeft":           classCtlSpace | classSpace,
-	"trimRight":          classCtlSpace | classSpace,
-	"cmdLine": classUpper | classDQuote | classSQuote | classBackslash | classCaret |
-		classSpace | classComma | classSemicolon | classCtlSpace | classSlash | classParen,
-	"removeComments":     classSlash | classStar | classDash | classHash,
-	"removeCommentsChar": classSlash | classStar | classDash | classHash,
-	"replaceComments":    classSlash | classStar,
+// identities are this package's transformations that return their input
+// unchanged, (s, false, nil), unless it holds a byte of one of the classes
+// listed. Each entry follows the function's own early return (or, for
+// those calling the standard library, the byte it first looks for);
+// TestIdentityTriggers checks every one on random input made without
+// those bytes.
+var identities = []struct {
+	name     string
+	fn       plugintypes.Transformation
+	triggers uint64
+}{
+	{"none", none, 0},
+	{"urlDecode", urlDecode, classPercent | classPlus},
+	{"urlDecodeUni", urlDecodeUni, classPercent | classPlus},
+	{"jsDecode", jsDecode, classBackslash},
+	{"cssDecode", cssDecode, classBackslash},
+	{"escapeSeqDecode", escapeSeqDecode, classBackslash},
+	{"htmlEntityDecode", htmlEntityDecode, classAmp}, // html.UnescapeString returns s without '&'
+	{"lowercase", lowerCase, classUpper | classNonASCII},
+	{"uppercase", upperCase, classLower | classNonASCII},
+	{"removeNulls", removeNulls, classNUL},
+	{"replaceNulls", replaceNulls, classNUL},
+	{"utf8toUnicode", utf8ToUnicode, classNonASCII},
+	{"removeWhitespace", removeWhitespace, classCtlSpace | classSpace | classNonASCII},
+	{"compressWhitespace", compressWhitespace, classCtlSpace | classSpace | classNonASCII},
+	{"trim", trim, classCtlSpace | classSpace},
+	{"trimLeft", trimLeft, classCtlSpace | classSpace},
+	{"trimRight", trimRight, classCtlSpace | classSpace},
+	{"cmdLine", cmdLine, classUpper | classDQuote | classSQuote | classBackslash | classCaret |
+		classSpace | classComma | classSemicolon | classCtlSpace | classSlash | classParen},
+	{"removeComments", removeComments, classSlash | classStar | classDash | classHash},
+	{"removeCommentsChar", removeCommentsChar, classSlash | classStar | classDash | classHash},
+	{"replaceComments", replaceComments, classSlash | classStar},
 	// filepath.Clean changes nothing without a separator but ".".
-	"normalisePath":    classSlash | classDot,
-	"normalizePath":    classSlash | classDot,
-	"normalisePathWin": classSlash | classDot | classBackslash | classColon | classSpace,
-	"normalizePathWin": classSlash | classDot | classBackslash | classColon | classSpace,
+	{"normalisePath", normalisePath, classSlash | classDot},
+	{"normalisePathWin", normalisePathWin, classSlash | classDot | classBackslash | classColon | classSpace},
 }
 
-// triggersByFunc is triggers keyed by the registered function's code
-// pointer, so that a rule's transformation (a func value) can be looked up;
-// made on first use, after this package's init has registered them.
-var triggersByFunc = sync.OnceValue(func() map[uintptr]uint64 {
-	byFunc := map[uintptr]uint64{}
-	for name, m := range triggers {
-		if t, err := GetTransformation(name); err == nil {
-			byFunc[reflect.ValueOf(t).Pointer()] = m
-		}
+// changers are this package's transformations that may change any input.
+var changers = []plugintypes.Transformation{
+	base64decode, base64decodeext, base64encode, hexDecode, hexEncode, length, md5T, sha1T, urlEncode,
+}
+
+// byFunc are this package's transformations keyed by code pointer (a
+// top-level function's is its own; a transformation registered from
+// elsewhere, a closure perhaps, is never one of these): their identity
+// triggers, or -1 for the changers.
+var byFunc = sync.OnceValue(func() map[uintptr]int64 {
+	m := map[uintptr]int64{}
+	for _, id := range identities {
+		m[reflect.ValueOf(id.fn).Pointer()] = int64(id.triggers)
 	}
-	return byFunc
+	for _, fn := range changers {
+		m[reflect.ValueOf(fn).Pointer()] = -1
+	}
+	return m
 })
 
 // IdentityTriggers returns the classes (see ClassMask) without which t
@@ -141,6 +151,20 @@ func IdentityTriggers(t plugintypes.Transformation) (mask uint64, ok bool) {
 	if t == nil {
 		return 0, false
 	}
-	mask, ok = triggersByFunc()[reflect.ValueOf(t).Pointer()]
-	return mask, ok
+	m, ok := byFunc()[reflect.ValueOf(t).Pointer()]
+	if !ok || m < 0 {
+		return 0, false
+	}
+	return uint64(m), true
+}
+
+// Pure reports whether t is one of this package's transformations: a
+// function of its input alone, so that its result on a value may be
+// reused.
+func Pure(t plugintypes.Transformation) bool {
+	if t == nil {
+		return false
+	}
+	_, ok := byFunc()[reflect.ValueOf(t).Pointer()]
+	return ok
 }

@@ -5,6 +5,7 @@ package transformations
 
 import (
 	"math/rand"
+	"reflect"
 	"testing"
 )
 
@@ -16,10 +17,10 @@ import (
 // triggers), plus every such single byte and pair.
 func TestIdentityTriggers(t *testing.T) {
 	rng := rand.New(rand.NewSource(7))
-	for name, trig := range triggers {
-		fn, err := GetTransformation(name)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
+	for _, id := range identities {
+		name, fn, trig := id.name, id.fn, id.triggers
+		if reg, err := GetTransformation(name); err != nil || reflect.ValueOf(reg).Pointer() != reflect.ValueOf(fn).Pointer() {
+			t.Fatalf("%s is not the registered function of that name (%v)", name, err)
 		}
 		if m, ok := IdentityTriggers(fn); !ok || m != trig {
 			t.Fatalf("IdentityTriggers(%s) = %x, %v; want %x", name, m, ok, trig)
@@ -71,8 +72,12 @@ func TestIdentityTriggersUnknown(t *testing.T) {
 		if _, ok := IdentityTriggers(fn); ok {
 			t.Errorf("%s has an identity mask", name)
 		}
+		if !Pure(fn) {
+			t.Errorf("%s is not known as pure", name)
+		}
 	}
-	if _, ok := IdentityTriggers(func(s string) (string, bool, error) { return s, false, nil }); ok {
-		t.Error("a transformation from outside the package has an identity mask")
+	outside := func(s string) (string, bool, error) { return s, false, nil }
+	if _, ok := IdentityTriggers(outside); ok || Pure(outside) {
+		t.Error("a transformation from outside the package has an identity mask or is called pure")
 	}
 }
