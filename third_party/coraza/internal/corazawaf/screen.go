@@ -332,7 +332,6 @@ type screenState struct {
 	cands      [][]string
 	decided    []uint32            // by slot: the rule's answer is known...
 	hit        []uint32            // ...and it may match
-	bits       []uint64            // screenScan's
 	asked      map[string]struct{} // screenedOut's values asked about
 	// Arenas for the phase's values and search results, kept with the
 	// pooled transaction so that a request allocates little.
@@ -350,8 +349,10 @@ type screenState struct {
 	stepMasks [][]uint64
 	stepEpoch []uint32
 	maskArena []uint64
-	stepUsed  []int32              // steps set this phase
-	stepMemo  map[stepKey]stepMemo // screenTransform's, this phase
+	stepUsed  []int32                // steps set this phase
+	stepMemo  map[stepKey]stepMemo   // screenTransform's, this phase
+	calls     map[callKey]callResult // screenCall's, this phase
+	scans     map[string][]uint64    // screenScan's, this phase
 	// Scratch for a multiMatch group's values (screenValues) and for a
 	// variable's raw values (screenRawValues).
 	rawScratch []string
@@ -439,6 +440,8 @@ func (tx *Transaction) screenBegin() {
 	st.boolArena = st.boolArena[:0]
 	st.maskArena = st.maskArena[:0]
 	clear(st.stepMemo)
+	clear(st.calls)
+	clear(st.scans)
 }
 
 // screenedOut reports whether the prescreen proves that r, a screened rule,
@@ -672,20 +675,24 @@ func (tx *Transaction) screenFound(ph *screenPhase, raw *screenRaw, i int) []uin
 }
 
 // screenScan returns the owners with a literal in s, as bits o-ph.first
-// for owner o, in a buffer the next call reuses.
+// for owner o, kept for the phase: a transformed value is often made again
+// by another group (the multiMatch chains of the same rules).
 func (tx *Transaction) screenScan(ph *screenPhase, s string) []uint64 {
 	if ph == nil {
 		return nil
 	}
 	st := &tx.screen
-	words := ph.set.Words()
-	if cap(st.bits) < words {
-		st.bits = make([]uint64, words)
+	if f, ok := st.scans[s]; ok {
+		return f
 	}
-	st.bits = st.bits[:words]
-	clear(st.bits)
-	ph.set.ScanBits(s, st.bits)
-	return st.bits
+	f := grab(&st.maskArena, ph.set.Words())
+	clear(f)
+	ph.set.ScanBits(s, f)
+	if st.scans == nil {
+		st.scans = map[string][]uint64{}
+	}
+	st.scans[s] = f
+	return f
 }
 
 // screenRawValues returns every value of v, whatever its key.
@@ -746,7 +753,7 @@ func (tx *Transaction) screenValues(g *screenGroup, v variables.RuleVariable, ra
 				if mask&g.triggers[i] == 0 {
 					continue
 				}
-				next, changed, err := t.Function(value)
+				next, changed, err := tx.screenCall(g.funcs[i], t.Function, value)
 				if err != nil {
 					continue
 				}
@@ -768,6 +775,38 @@ func (tx *Transaction) screenValues(g *screenGroup, v variables.RuleVariable, ra
 		out.values = tx.screenTransform(g, v, raw)
 	}
 	return out
+}
+
+// callKey names a pure transformation's call: its code pointer and input.
+type callKey struct {
+	fn uintptr
+	in string
+}
+
+type callResult struct {
+	out     string
+	changed bool
+	err     error
+}
+
+// screenCall is t(value), made once per phase for a pure t (fn, its
+// code pointer, is 0 otherwise): multiMatch chains that share steps (the
+// CRS's base64 rules) transform the same values alike.
+func (tx *Transaction) screenCall(fn uintptr, t plugintypes.Transformation, value string) (string, bool, error) {
+	if fn == 0 {
+		return t(value)
+	}
+	st := &tx.screen
+	k := callKey{fn: fn, in: value}
+	if r, ok := st.calls[k]; ok {
+		return r.out, r.changed, r.err
+	}
+	out, changed, err := t(value)
+	if st.calls == nil {
+		st.calls = map[callKey]callResult{}
+	}
+	st.calls[k] = callResult{out: out, changed: changed, err: err}
+	return out, changed, err
 }
 
 // screenTransform transforms raw as Rule.transformArg does (a failing step
