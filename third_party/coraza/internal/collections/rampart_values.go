@@ -3,7 +3,12 @@
 
 package collections
 
-import "github.com/corazawaf/coraza/v3/collection"
+import (
+	"strings"
+
+	"github.com/corazawaf/coraza/v3/collection"
+	"github.com/corazawaf/coraza/v3/internal/corazarules"
+)
 
 // ValueAppender is implemented by the collections that can list their
 // values without building a MatchData for each (Rampart fork: the
@@ -61,4 +66,31 @@ func appendValues(dst []string, c collection.Collection) []string {
 		dst = append(dst, md.Value())
 	}
 	return dst
+}
+
+// FindStringInto is FindString for a key with at most one value, without
+// allocating (Rampart fork: the CRS reads a TX variable in almost every
+// rule). It returns how many values the key has and, when that is one,
+// sets md to the match FindString would return; for more, the caller
+// uses FindString.
+func (c *Map) FindStringInto(key string, md *corazarules.MatchData) int {
+	if key == "" || len(c.data) == 0 {
+		if key == "" {
+			return -1 // FindAll's business
+		}
+		return 0
+	}
+	if !c.isCaseSensitive {
+		key = strings.ToLower(key)
+	}
+	e := c.data[key]
+	if len(e) == 1 {
+		*md = corazarules.MatchData{Variable_: c.variable, Key_: e[0].key, Value_: e[0].value}
+	}
+	return len(e)
+}
+
+// MatchInto sets md to the match FindAll returns (Rampart fork).
+func (c *Single) MatchInto(md *corazarules.MatchData) {
+	*md = corazarules.MatchData{Variable_: c.variable, Value_: c.data}
 }

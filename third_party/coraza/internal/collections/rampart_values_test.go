@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/corazawaf/coraza/v3/collection"
+	"github.com/corazawaf/coraza/v3/internal/corazarules"
 	"github.com/corazawaf/coraza/v3/types/variables"
 )
 
@@ -39,5 +40,31 @@ func TestAppendValues(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: AppendValues %q, FindAll %q", c.Name(), got, want)
 		}
+	}
+}
+
+// TestFindStringInto: a key with one value gives FindString's match, other
+// keys their count.
+func TestFindStringInto(t *testing.T) {
+	m := NewNamedCollection(variables.RequestHeaders)
+	m.Add("Accept", "*/*")
+	m.Add("X-Two", "a")
+	m.Add("X-Two", "b")
+	var md corazarules.MatchData
+	for _, key := range []string{"accept", "ACCEPT", "x-two", "absent"} {
+		want := m.FindString(key)
+		n := m.FindStringInto(key, &md)
+		if n != len(want) {
+			t.Fatalf("%s: %d values, FindString %d", key, n, len(want))
+		}
+		if n == 1 && (md.Variable() != want[0].Variable() || md.Key() != want[0].Key() || md.Value() != want[0].Value()) {
+			t.Errorf("%s: %+v, FindString %+v", key, md, want[0])
+		}
+	}
+	s := NewSingle(variables.RequestMethod)
+	s.Set("GET")
+	s.MatchInto(&md)
+	if want := s.FindAll()[0]; md.Variable() != want.Variable() || md.Value() != want.Value() || md.Key() != "" {
+		t.Errorf("MatchInto %+v, FindAll %+v", md, want)
 	}
 }

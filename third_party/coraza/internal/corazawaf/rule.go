@@ -299,7 +299,7 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 				}
 			}
 
-			values = tx.GetField(v)
+			values = tx.getFieldOnce(v)
 
 			vLog := logger
 			if debugOn {

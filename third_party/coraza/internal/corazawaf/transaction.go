@@ -150,6 +150,10 @@ type Transaction struct {
 	// ruleSlots sets the RULE collection's fields: 0 id, 1 msg, 2 rev,
 	// 3 logdata, 4 severity (Rampart fork).
 	ruleSlots collections.KeySlots
+	// fieldScratch and fieldList hold getFieldOnce's single match
+	// (Rampart fork).
+	fieldScratch corazarules.MatchData
+	fieldList    [1]types.MatchData
 }
 
 func (tx *Transaction) ID() string {
@@ -765,6 +769,35 @@ func (tx *Transaction) GetField(rv ruleVariableParams) []types.MatchData {
 		matches = collections.OneMatch(rv.Variable, rv.KeyStr, strconv.Itoa(count)) // Rampart fork: one allocation
 	}
 	return matches
+}
+
+// getFieldOnce is GetField for doEvaluate, which reads the matches before
+// it next calls it and keeps none of them (it copies what it keeps into
+// a MatchData of its own): a single match is returned in the
+// transaction's scratch instead of a new allocation (Rampart fork).
+func (tx *Transaction) getFieldOnce(rv ruleVariableParams) []types.MatchData {
+	if rv.KeyRx == nil && !rv.Count && len(rv.Exceptions) == 0 {
+		md := &tx.fieldScratch
+		switch c := tx.Collection(rv.Variable).(type) {
+		case *collections.Single:
+			if rv.KeyStr == "" {
+				c.MatchInto(md)
+				tx.fieldList[0] = md
+				return tx.fieldList[:]
+			}
+		case interface {
+			FindStringInto(string, *corazarules.MatchData) int
+		}:
+			switch c.FindStringInto(rv.KeyStr, md) {
+			case 0:
+				return nil
+			case 1:
+				tx.fieldList[0] = md
+				return tx.fieldList[:]
+			}
+		}
+	}
+	return tx.GetField(rv)
 }
 
 // RemoveRuleTargetByID removes the VARIABLE:KEY from the rule ID.
