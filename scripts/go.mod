@@ -68,3 +68,6 @@ replace (
 replace github.com/rampart-edge/rampart/waf => ../waf
 
 replace github.com/corazawaf/coraza/v3 => ../third_party/coraza
+
+// The vendored libinjection-go (third_party/libinjection-go/RAMPART.md).
+replace github.com/corazawaf/libinjection-go => ../third_party/libinjection-go

@@ -32,3 +32,6 @@ require (
 replace github.com/rampart-edge/rampart/controlsvc/api => ../controlsvc/api
 
 replace github.com/corazawaf/coraza/v3 => ../third_party/coraza
+
+// The vendored libinjection-go (third_party/libinjection-go/RAMPART.md).
+replace github.com/corazawaf/libinjection-go => ../third_party/libinjection-go

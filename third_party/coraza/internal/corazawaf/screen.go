@@ -753,7 +753,11 @@ func (tx *Transaction) screenValues(g *screenGroup, v variables.RuleVariable, ra
 				if mask&g.triggers[i] == 0 {
 					continue
 				}
-				next, changed, err := tx.screenCall(g.funcs[i], t.Function, value)
+				fn := g.funcs[i]
+				if g.triggers[i] != ^uint64(0) {
+					fn = 0 // cheap, and called only on a trigger: not worth a lookup
+				}
+				next, changed, err := tx.screenCall(fn, t.Function, value)
 				if err != nil {
 					continue
 				}
@@ -789,9 +793,10 @@ type callResult struct {
 	err     error
 }
 
-// screenCall is t(value), made once per phase for a pure t (fn, its
-// code pointer, is 0 otherwise): multiMatch chains that share steps (the
-// CRS's base64 rules) transform the same values alike.
+// screenCall is t(value), made once per phase for a pure t that may
+// change any value (fn, its code pointer; 0 for any other t): multiMatch
+// chains that share steps (the CRS's base64 rules) transform the same
+// values alike.
 func (tx *Transaction) screenCall(fn uintptr, t plugintypes.Transformation, value string) (string, bool, error) {
 	if fn == 0 {
 		return t(value)

@@ -1,0 +1,54 @@
+// Copyright 2026 Rampart contributors
+// SPDX-License-Identifier: BSD-3-Clause
+
+package libinjection
+
+import (
+	"math/rand"
+	"strings"
+	"testing"
+)
+
+// TestSearchKeywordFastPath compares searchKeyword with the strings.ToUpper
+// lookup it shortcuts (Rampart fork), on every keyword in every case mix
+// and on random words.
+func TestSearchKeywordFastPath(t *testing.T) {
+	want := func(key string) byte {
+		if v, ok := sqlKeywords[strings.ToUpper(key)]; ok {
+			return v
+		}
+		return byteNull
+	}
+	rng := rand.New(rand.NewSource(5))
+	mix := func(s string) string {
+		b := []byte(s)
+		for i := range b {
+			if rng.Intn(2) == 0 {
+				b[i] = strings.ToLower(string(b[i]))[0]
+			}
+		}
+		return string(b)
+	}
+	n := 0
+	for k := range sqlKeywords {
+		for _, key := range []string{k, strings.ToLower(k), mix(k), k + "x", "é" + k} {
+			if got := searchKeyword(key, sqlKeywords); got != want(key) {
+				t.Fatalf("searchKeyword(%q) = %q, want %q", key, got, want(key))
+			}
+			n++
+		}
+	}
+	const alphabet = "abcdefxyzSELECTunion_0123456789.$@ ßéK\\u212a"
+	for i := 0; i < 100000; i++ {
+		b := make([]byte, rng.Intn(70))
+		for j := range b {
+			b[j] = alphabet[rng.Intn(len(alphabet))]
+		}
+		if got := searchKeyword(string(b), sqlKeywords); got != want(string(b)) {
+			t.Fatalf("searchKeyword(%q) = %q, want %q", b, got, want(string(b)))
+		}
+	}
+	if n < 1000 {
+		t.Fatalf("only %d keywords checked", n)
+	}
+}
