@@ -16,10 +16,12 @@ package corazawaf
 //   - every value of a variable is searched once, with one automaton over
 //     the literal sets of every screened rule of the phase (litscan);
 //   - for a group of rules sharing a transformation chain, each value is
-//     transformed once (chains sharing a prefix share its steps); when that
+//     transformed once (chains sharing a prefix share its steps, and a
+//     step is not called for a value without a byte that can make it
+//     change anything: transformations.IdentityTriggers); when that
 //     changes no more than the case of ASCII letters (the literal search
 //     ignores it) the raw value's search stands, otherwise the transformed
-//     value is searched;
+//     value is searched (each distinct value once per phase);
 //   - a rule is a candidate for the values of its variables whose search
 //     found a literal of each of its sets (every value, for a rule with no
 //     sets); the operator's prefilter (OperatorPrefilter), if any, is asked
