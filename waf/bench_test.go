@@ -14,9 +14,11 @@ import (
 	"github.com/rampart-edge/rampart/controlsvc/api"
 )
 
-func benchEngine(b *testing.B) *Engine {
+// benchEngine is the bench's WAF site: blocking, PL1, response inspection
+// as asked.
+func benchEngine(b *testing.B, inspectResponse bool) *Engine {
 	b.Helper()
-	e, err := Compile(api.WAFPolicy{Mode: api.WAFBlock}, Options{})
+	e, err := Compile(api.WAFPolicy{Mode: api.WAFBlock, InspectResponse: inspectResponse}, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -95,32 +97,20 @@ func benchResponse(contentType string, body []byte) func() *http.Response {
 
 // BenchmarkInspectGET is the bench's "WAF GET 1 KB" request at PL1.
 func BenchmarkInspectGET(b *testing.B) {
-	e := benchEngine(b)
+	e := benchEngine(b, false)
 	runInspect(b, e, "GET", "/nostore/1k?id=42&q=blue+widgets&page=2", nil, nil)
 }
 
 // BenchmarkInspectJSON4K is the bench's "WAF POST 4 KB JSON (70 objects)" request at PL1.
 func BenchmarkInspectJSON4K(b *testing.B) {
-	e := benchEngine(b)
+	e := benchEngine(b, false)
 	runInspect(b, e, "POST", "/api", OrdersJSON(), nil)
-}
-
-// benchResponseEngine is benchEngine with response inspection on, as the
-// bench's WAF site runs.
-func benchResponseEngine(b *testing.B) *Engine {
-	b.Helper()
-	e, err := Compile(api.WAFPolicy{Mode: api.WAFBlock, InspectResponse: true}, Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { e.Close() })
-	return e
 }
 
 // BenchmarkExchangeGET is BenchmarkInspectGET with the response inspected
 // too: the bench origin's 1 KB text/plain answer.
 func BenchmarkExchangeGET(b *testing.B) {
-	e := benchResponseEngine(b)
+	e := benchEngine(b, true)
 	runInspect(b, e, "GET", "/nostore/1k?id=42&q=blue+widgets&page=2", nil,
 		benchResponse("text/plain; charset=utf-8", bytes.Repeat([]byte("rampart!"), 128)))
 }
@@ -128,6 +118,6 @@ func BenchmarkExchangeGET(b *testing.B) {
 // BenchmarkExchangeJSON4K is BenchmarkInspectJSON4K with the response
 // inspected too: the origin echoes the JSON (not a body type the WAF reads).
 func BenchmarkExchangeJSON4K(b *testing.B) {
-	e := benchResponseEngine(b)
+	e := benchEngine(b, true)
 	runInspect(b, e, "POST", "/api", OrdersJSON(), benchResponse("application/json", OrdersJSON()))
 }

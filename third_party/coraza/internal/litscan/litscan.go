@@ -20,7 +20,7 @@ import "slices"
 // edges and suffix link; following links from them soon reaches a dense
 // state.
 type Set struct {
-	class   [256]uint8 // byte -> class (ASCII letters folded); 0: in no literal
+	class   [256]uint8 // lower-cased byte -> class; 0: in no literal
 	classes int
 	dense   int32
 	delta   []int32 // dense state s, class c: delta[s*classes+c]
@@ -92,9 +92,6 @@ func newSet(literals [][]string, maxDense int) *Set {
 		}
 	}
 	m.classes++ // class 0
-	for c := 'A'; c <= 'Z'; c++ {
-		m.class[c] = m.class[c+'a'-'A']
-	}
 	// Breadth first: a state's suffix link is shallower, so its owners
 	// are final when the state's are computed; the order numbers states.
 	fail := make([]int32, len(states))
@@ -162,7 +159,7 @@ func newSet(literals [][]string, maxDense int) *Set {
 	m.delta = make([]int32, int(m.dense)*m.classes)
 	var byClass [256]byte // a class's byte
 	for c := 0; c < 256; c++ {
-		if cl := m.class[c]; cl != 0 && lower[c] == byte(c) {
+		if cl := m.class[c]; cl != 0 {
 			byClass[cl] = byte(c)
 		}
 	}
@@ -197,9 +194,6 @@ func (m *Set) edge(st *state, c byte) (int32, bool) {
 	}
 	return 0, false
 }
-
-// Owners is how many owners the set was built for.
-func (m *Set) Owners() int { return m.owners }
 
 // Words is how many uint64 a ScanBits bitset needs.
 func (m *Set) Words() int { return (m.owners + 63) / 64 }

@@ -20,7 +20,7 @@ import (
 )
 
 // Byte classes: one bit for each byte (or range) that some
-// transformation's fast path looks for, one for everything else.
+// transformation's fast path looks for; other bytes have none.
 const (
 	classNUL      = 1 << iota // 0x00
 	classCtlSpace             // \t \n \v \f \r
@@ -44,7 +44,6 @@ const (
 	classUpper    // A-Z
 	classLower    // a-z
 	classNonASCII // 0x80-0xff
-	classOther    // every other byte
 )
 
 var byteClass = func() (t [256]uint64) {
@@ -61,8 +60,6 @@ var byteClass = func() (t [256]uint64) {
 			t[i] = classLower
 		case c >= 0x80:
 			t[i] = classNonASCII
-		default:
-			t[i] = classOther
 		}
 	}
 	for c, cl := range map[byte]uint64{
