@@ -25,6 +25,27 @@ type Map struct {
 	// gen changes whenever a method may have replaced or removed a key's
 	// values (Rampart fork: KeySlots).
 	gen uint64
+	// spare holds emptied value lists Reset took from removed keys, for
+	// Add and AddLower to give to new keys (Rampart fork: MATCHED_VARS is
+	// reset and given one value for every rule match). No method hands a
+	// value list out, so nothing else can see one again.
+	spare [][]keyValue
+}
+
+// maxSpare bounds the lists a Map keeps for reuse.
+const maxSpare = 4
+
+// appendValue appends v to key's values, to a spare list when key has
+// none (Rampart fork).
+func (c *Map) appendValue(key string, v keyValue) {
+	values, ok := c.data[key]
+	if !ok {
+		if n := len(c.spare); n > 0 {
+			values = c.spare[n-1]
+			c.spare = c.spare[:n-1]
+		}
+	}
+	c.data[key] = append(values, v)
 }
 
 var _ collection.Map = &Map{}
@@ -161,7 +182,7 @@ func (c *Map) Add(key string, value string) {
 	if !c.isCaseSensitive {
 		key = strings.ToLower(key)
 	}
-	c.data[key] = append(c.data[key], aVal)
+	c.appendValue(key, aVal)
 	c.totalValues++
 }
 
@@ -265,7 +286,7 @@ func (c *Map) AddLower(key, lowerKey, value string) {
 	if c.isCaseSensitive {
 		lowerKey = key
 	}
-	c.data[lowerKey] = append(c.data[lowerKey], aVal)
+	c.appendValue(lowerKey, aVal)
 	c.totalValues++
 }
 
@@ -329,9 +350,16 @@ func (c *Map) Name() string {
 // Reset removes all key/value pairs from the map.
 func (c *Map) Reset() {
 	c.gen++
-	for k := range c.data {
-		delete(c.data, k)
+	for _, values := range c.data {
+		if len(c.spare) == maxSpare {
+			break
+		}
+		if cap(values) > 0 {
+			clear(values)
+			c.spare = append(c.spare, values[:0])
+		}
 	}
+	clear(c.data)
 	c.totalValues = 0
 }
 

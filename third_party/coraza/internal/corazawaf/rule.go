@@ -13,7 +13,6 @@ import (
 	"github.com/corazawaf/coraza/v3/debuglog"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/macro"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
-	"github.com/corazawaf/coraza/v3/internal/collections"
 	"github.com/corazawaf/coraza/v3/internal/corazarules"
 	utils "github.com/corazawaf/coraza/v3/internal/strings"
 	"github.com/corazawaf/coraza/v3/types"
@@ -73,6 +72,11 @@ type ruleVariableParams struct {
 
 	// A slice of key exceptions
 	Exceptions []ruleVariableException
+
+	// matchedName and matchedLower are matchedVarNames(Variable, KeyStr)
+	// when KeyStr is set and KeyRx is not: the MATCHED_VAR_NAME of a match
+	// of that key, made once (Rampart fork).
+	matchedName, matchedLower string
 }
 
 type ruleTransformationParams struct {
@@ -264,8 +268,10 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 	if r.operator == nil {
 		logger.Debug().Msg("Forcing rule to match")
 		// Rampart fork: the match and the list holding it in one allocation.
-		matchedValues = collections.OneMatch(variables.Unknown, "", "")
-		md := matchedValues[0].(*corazarules.MatchData)
+		// Rampart fork: the match and the list holding it from the
+		// transaction's arena.
+		md := tx.arena.match(variables.Unknown, "", "", 0)
+		matchedValues = tx.arena.list(md)
 		if r.ParentID_ != noID || r.MultiMatch {
 			// In order to support Msg and LogData for inner rules, we need to expand them now
 			if r.Msg != nil {
@@ -278,7 +284,7 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 		if multiphaseEvaluation {
 			*collectiveMatchedValues = append(*collectiveMatchedValues, md)
 		}
-		r.matchVariable(tx, md)
+		r.matchVariable(tx, md, "", "")
 	} else {
 		// Chain children carry ID_ == noID; ctl:ruleRemoveTarget* stores exceptions
 		// under the parent's ID, so chain children must look up via ParentID_.
@@ -341,14 +347,16 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 
 					match := r.executeOperator(carg, tx)
 					if match {
-						mr := &corazarules.MatchData{
-							Variable_:   arg.Variable(),
-							Key_:        arg.Key(),
-							Value_:      carg,
-							ChainLevel_: chainLevel,
-						}
+						// Rampart fork: from the transaction's arena.
+						mr := tx.arena.match(arg.Variable(), arg.Key(), carg, chainLevel)
 						// Set the txn variables for expansions before usage
-						r.matchVariable(tx, mr)
+						// Rampart fork: the variable's names made once
+						// when the match is of its key.
+						name, lower := "", ""
+						if v.matchedName != "" && mr.Key_ == v.KeyStr {
+							name, lower = v.matchedName, v.matchedLower
+						}
+						r.matchVariable(tx, mr, name, lower)
 
 						// Expansion for parent rule of a chain is postponed in order to rely on updated MATCHED_* variables.
 						// In all other cases, we want to expand here before continuing the rule evaluation to log the matched data
@@ -365,7 +373,11 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 						}
 
 						if !multiphaseEvaluation {
-							matchedValues = append(matchedValues, mr)
+							if matchedValues == nil {
+								matchedValues = tx.arena.list(mr)
+							} else {
+								matchedValues = append(matchedValues, mr)
+							}
 						} else {
 							if isMultiphaseDoubleEvaluation(tx, phase, r, collectiveMatchedValues, mr) {
 								// This variables chain already matched, let's evaluate the next variable
@@ -377,7 +389,7 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 							// has not already been matched against the same variables chain. If effectively enforces to skip the execution of non disruptive actions that are
 							// part of the last rule of the chain if the evaluated chained variables already matched. This avoids incrementing the CRS anomaly score multiple
 							// time from the same variables chain.
-							tx.matchVariable(mr)
+							tx.matchVariable(mr, "", "")
 							for _, a := range r.actions {
 								if a.Function.Type() == plugintypes.ActionTypeNondisruptive {
 									vLog.Debug().Str("action", a.Name).Msg("Evaluating action")
@@ -542,7 +554,9 @@ func (r *Rule) transformArg(arg types.MatchData, argIdx int, cache map[transform
 	}
 }
 
-func (r *Rule) matchVariable(tx *Transaction, m *corazarules.MatchData) {
+// name and lower are matchedVarNames of m's variable and key, or "" to
+// have them made (Rampart fork).
+func (r *Rule) matchVariable(tx *Transaction, m *corazarules.MatchData, name, lower string) {
 	rid := r.ID_
 	if rid == noID {
 		rid = r.ParentID_
@@ -560,7 +574,7 @@ func (r *Rule) matchVariable(tx *Transaction, m *corazarules.MatchData) {
 	// if multiphaseEvaluation is true, the non disruptive actions execution is deferred
 	// SecActions (r.operator == nil) are always executed
 	if !multiphaseEvaluation || r.operator == nil {
-		tx.matchVariable(m)
+		tx.matchVariable(m, name, lower)
 		for _, a := range r.actions {
 			if a.Function.Type() == plugintypes.ActionTypeNondisruptive {
 				tx.DebugLogger().Debug().Str("action", a.Name).Msg("Evaluating action")
@@ -623,13 +637,17 @@ func newRuleVariableParams(v variables.RuleVariable, key string, re *regexp.Rege
 	if !caseSensitiveVariable(v) {
 		key = strings.ToLower(key)
 	}
-	return ruleVariableParams{
+	p := ruleVariableParams{
 		Count:      iscount,
 		Variable:   v,
 		KeyStr:     key,
 		KeyRx:      re,
 		Exceptions: []ruleVariableException{},
 	}
+	if key != "" && re == nil {
+		p.matchedName, p.matchedLower = matchedVarNames(v, key)
+	}
+	return p
 }
 
 // AddVariable adds a variable to the rule

@@ -26,6 +26,9 @@ type RuleGroup struct {
 	// in phase p (Phase_ 0 or p), nil when not built or the rules changed
 	// since (EnablePrescreen; Rampart fork).
 	phaseRules *[types.PhaseLogging + 1][]int32
+	// phaseMarkers[p] maps a SecMarker's name to its positions in
+	// phaseRules[p], ascending (skipAfter jumps; Rampart fork).
+	phaseMarkers *[types.PhaseLogging + 1]map[string][]int32
 }
 
 // Add a rule to the collection
@@ -186,6 +189,16 @@ func (rg *RuleGroup) Eval(phase types.RulePhase, tx *Transaction) bool {
 	}
 RulesLoop:
 	for k := 0; k < n; k++ {
+		// Rampart fork: while a skipAfter is pending the loop below only
+		// looks for its marker (every other rule is skipped before it
+		// could act), so go straight to the marker's next position, or
+		// past the end. Not when markers themselves (id 0) are removed.
+		if tx.SkipAfter != "" && order != nil && !tx.removesID(0) {
+			k = rg.nextMarker(phase, tx.SkipAfter, k, n)
+			if k == n {
+				break
+			}
+		}
 		i := k
 		if order != nil {
 			i = int(order[k])
@@ -348,7 +361,41 @@ func (rg *RuleGroup) buildPhaseRules() {
 			}
 		}
 	}
+	var markers [types.PhaseLogging + 1]map[string][]int32
+	for p := types.PhaseRequestHeaders; p <= types.PhaseLogging; p++ {
+		markers[p] = map[string][]int32{}
+		for k, i := range idx[p] {
+			if m := rg.rules[i].SecMark_; m != "" {
+				markers[p][m] = append(markers[p][m], int32(k))
+			}
+		}
+	}
 	rg.phaseRules = &idx
+	rg.phaseMarkers = &markers
+}
+
+// nextMarker returns the first position from k on, in phase's order, of
+// the SecMarker named name, or n when there is none.
+func (rg *RuleGroup) nextMarker(phase types.RulePhase, name string, k, n int) int {
+	for _, pos := range rg.phaseMarkers[phase][name] {
+		if int(pos) >= k {
+			return int(pos)
+		}
+	}
+	return n
+}
+
+// removesID reports whether ctl:ruleRemoveById removed id for tx.
+func (tx *Transaction) removesID(id int) bool {
+	if _, ok := tx.ruleRemoveByID[id]; ok {
+		return true
+	}
+	for _, rng := range tx.ruleRemoveByIDRanges {
+		if id >= rng[0] && id <= rng[1] {
+			return true
+		}
+	}
+	return false
 }
 
 // phaseOrder returns the positions of the rules Eval runs in phase, nil

@@ -144,6 +144,10 @@ type Transaction struct {
 	// Rampart fork).
 	screen screenState
 
+	// arena holds the transaction's match records (rampart_arena.go;
+	// Rampart fork).
+	arena matchArena
+
 	// pendingLogData is a screened-out rule whose RULE:logdata expansion
 	// has not been made yet (doEvaluate, flushPendingLogData; Rampart fork).
 	pendingLogData *Rule
@@ -569,10 +573,12 @@ func (tx *Transaction) ParseRequestReader(data io.Reader) (*types.Interruption, 
 
 // matchVariable creates MATCHED_* variables required by chains and macro expansions
 // MATCHED_VARS, MATCHED_VAR, MATCHED_VAR_NAME, MATCHED_VARS_NAMES
-func (tx *Transaction) matchVariable(match *corazarules.MatchData) {
+func (tx *Transaction) matchVariable(match *corazarules.MatchData, varName, lowerName string) {
 	// Rampart fork: the name and its lower-case form (the MATCHED_VARS key)
-	// are made with one allocation.
-	varName, lowerName := matchedVarNames(match.Variable(), match.Key_)
+	// are made with one allocation, or given by the caller ("" when not).
+	if varName == "" {
+		varName, lowerName = matchedVarNames(match.Variable(), match.Key_)
+	}
 	// Array of values
 	matchedVars := tx.variables.matchedVars
 	// Last key
@@ -630,6 +636,25 @@ func matchedVarNames(v variables.RuleVariable, key string) (string, string) {
 	return s[:n], s[n:]
 }
 
+// disruptiveAction is corazarules.DisruptiveActionMap[name], the names
+// the map is made with by a switch instead of a map lookup (Rampart fork:
+// every CRS rule that matches has one, most of them pass).
+func disruptiveAction(name string) corazarules.DisruptiveAction {
+	switch name {
+	case "pass":
+		return corazarules.DisruptiveActionPass
+	case "deny":
+		return corazarules.DisruptiveActionDeny
+	case "allow":
+		return corazarules.DisruptiveActionAllow
+	case "drop":
+		return corazarules.DisruptiveActionDrop
+	case "redirect":
+		return corazarules.DisruptiveActionRedirect
+	}
+	return corazarules.DisruptiveActionMap[name]
+}
+
 // MatchRule Matches a rule to be logged
 func (tx *Transaction) MatchRule(r *Rule, mds []types.MatchData) {
 	tx.debugLogger.Debug().Int("rule_id", r.ID_).Msg("Rule matched")
@@ -650,7 +675,9 @@ func (tx *Transaction) MatchRule(r *Rule, mds []types.MatchData) {
 		}
 	}
 
-	mr := &corazarules.MatchedRule{
+	// Rampart fork: from the transaction's arena.
+	mr := tx.arena.rule()
+	*mr = corazarules.MatchedRule{
 		URI_:             tx.variables.requestURI.Get(),
 		TransactionID_:   tx.id,
 		ServerIPAddress_: tx.variables.serverAddr.Get(),
@@ -671,7 +698,7 @@ func (tx *Transaction) MatchRule(r *Rule, mds []types.MatchData) {
 		// There can be only one disruptive action per rule
 		if a.Function.Type() == plugintypes.ActionTypeDisruptive {
 			// if not found it will default to DisruptiveActionUnknown.
-			mr.DisruptiveAction_ = corazarules.DisruptiveActionMap[a.Name]
+			mr.DisruptiveAction_ = disruptiveAction(a.Name)
 			mr.Disruptive_ = tx.RuleEngine == types.RuleEngineOn
 			break
 		}

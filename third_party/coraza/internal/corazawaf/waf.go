@@ -209,7 +209,10 @@ func (w *WAF) newTransaction(opts Options) *Transaction {
 	tx := w.txPool.Get().(*Transaction)
 	tx.id = opts.ID
 	tx.context = opts.Context
-	tx.matchedRules = []types.MatchedRule{}
+	// Rampart fork: room for the ~70 rules the CRS matches on a benign
+	// request (paranoia-level skips, initialisation, scoring) at once.
+	tx.matchedRules = make([]types.MatchedRule, 0, 64)
+	tx.arena.reset()
 	tx.interruption = nil
 	tx.detectionOnlyInterruption = nil
 	tx.Logdata = "" // Deprecated, this variable is not used. Logdata for each matched rule is stored in the MatchData field.

@@ -1,0 +1,141 @@
+// Copyright 2026 The Rampart authors
+// SPDX-License-Identifier: Apache-2.0
+
+package corazawaf
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/corazawaf/coraza/v3/internal/corazarules"
+	"github.com/corazawaf/coraza/v3/types"
+)
+
+// shortWriter accepts at most max bytes per Write, without an error.
+type shortWriter struct {
+	max int
+	got bytes.Buffer
+}
+
+func (w *shortWriter) Write(p []byte) (int, error) {
+	if len(p) > w.max {
+		p = p[:w.max]
+	}
+	return w.got.Write(p)
+}
+
+// The reader's WriteTo hands io.Copy what Read would have, from where
+// Read left off, in memory and on disk, and a closed reader has nothing
+// left (Rampart fork).
+func TestBodyBufferReaderWriteTo(t *testing.T) {
+	body := strings.Repeat("0123456789abcdef", 300) // 4,800 bytes
+	for _, tc := range []struct {
+		name   string
+		memory int64
+	}{{"memory", 1 << 20}, {"disk", 100}} {
+		t.Run(tc.name, func(t *testing.T) {
+			bb := NewBodyBuffer(types.BodyBufferOptions{TmpPath: t.TempDir(), MemoryLimit: tc.memory, Limit: 1 << 20})
+			defer bb.Reset()
+			for i := 0; i < len(body); i += 700 {
+				if _, err := bb.Write([]byte(body[i:min(i+700, len(body))])); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if onDisk := bb.writer != nil; onDisk != (tc.name == "disk") {
+				t.Fatalf("body on disk = %v", onDisk)
+			}
+			r, _ := bb.Reader()
+			if _, ok := r.(io.WriterTo); !ok {
+				t.Fatal("reader has no WriteTo")
+			}
+			var sb strings.Builder
+			if n, err := io.Copy(&sb, r); err != nil || n != int64(len(body)) || sb.String() != body {
+				t.Fatalf("io.Copy = %d, %v; same body: %v", n, err, sb.String() == body)
+			}
+			if n, err := io.Copy(&sb, r); n != 0 || err != nil {
+				t.Fatalf("second io.Copy = %d, %v, want 0, nil", n, err)
+			}
+
+			r, _ = bb.Reader()
+			head := make([]byte, 1000)
+			if _, err := io.ReadFull(r, head); err != nil {
+				t.Fatal(err)
+			}
+			var rest strings.Builder
+			if _, err := io.Copy(&rest, r); err != nil || string(head)+rest.String() != body {
+				t.Fatalf("read then copy: err %v, same body: %v", err, string(head)+rest.String() == body)
+			}
+
+			r, _ = bb.Reader()
+			r.(*bodyBufferReader).Close()
+			if n, err := io.Copy(io.Discard, r); n != 0 || err != nil {
+				t.Fatalf("closed reader copied %d, %v", n, err)
+			}
+		})
+	}
+
+	bb := NewBodyBuffer(types.BodyBufferOptions{MemoryLimit: 1 << 20, Limit: 1 << 20})
+	bb.Write([]byte(body))
+	r, _ := bb.Reader()
+	w := &shortWriter{max: 10}
+	if n, err := r.(io.WriterTo).WriteTo(w); n != 10 || !errors.Is(err, io.ErrShortWrite) {
+		t.Fatalf("short write: %d, %v", n, err)
+	}
+}
+
+// RESPONSE_BODY and a JSON request body read through WriteTo come out
+// whole (Rampart fork).
+func TestBodiesThroughWriteTo(t *testing.T) {
+	waf := NewWAF()
+	waf.ResponseBodyAccess = true
+	waf.RequestBodyAccess = true
+	waf.ResponseBodyMimeTypes = []string{"text/plain"}
+	tx := waf.NewTransaction()
+	defer tx.Close()
+	tx.ProcessURI("/", "POST", "HTTP/1.1")
+	tx.AddRequestHeader("Content-Type", "application/json")
+	tx.variables.reqbodyProcessor.Set("JSON")
+	tx.ProcessRequestHeaders()
+	if _, _, err := tx.WriteRequestBody([]byte(`{"a":"x","b":[1,2]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ProcessRequestBody(); err != nil {
+		t.Fatal(err)
+	}
+	if got := tx.variables.args.Get("json.a"); len(got) != 1 || got[0] != "x" {
+		t.Fatalf("ARGS:json.a = %q", got)
+	}
+	tx.AddResponseHeader("Content-Type", "text/plain")
+	tx.ProcessResponseHeaders(200, "HTTP/1.1")
+	body := strings.Repeat("response ", 500)
+	if _, _, err := tx.WriteResponseBody([]byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ProcessResponseBody(); err != nil {
+		t.Fatal(err)
+	}
+	if got := tx.variables.responseBody.Get(); got != body {
+		t.Fatalf("RESPONSE_BODY has %d bytes, want %d", len(got), len(body))
+	}
+	if got := tx.variables.responseContentLength.Get(); got != "4500" {
+		t.Fatalf("RESPONSE_CONTENT_LENGTH = %q", got)
+	}
+}
+
+// disruptiveAction agrees with corazarules.DisruptiveActionMap on every
+// name in it and on names not in it (Rampart fork).
+func TestDisruptiveActionSwitch(t *testing.T) {
+	for name, want := range corazarules.DisruptiveActionMap {
+		if got := disruptiveAction(name); got != want {
+			t.Errorf("disruptiveAction(%q) = %v, want %v", name, got, want)
+		}
+	}
+	for _, name := range []string{"", "block", "Pass", "tarpit"} {
+		if got, want := disruptiveAction(name), corazarules.DisruptiveActionMap[name]; got != want {
+			t.Errorf("disruptiveAction(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
