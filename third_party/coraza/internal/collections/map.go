@@ -30,6 +30,13 @@ type Map struct {
 	// reset and given one value for every rule match). No method hands a
 	// value list out, so nothing else can see one again.
 	spare [][]keyValue
+	// keys are the keys Add and AddLower made since the last Reset, when
+	// nkeys >= 0: then they are all the Map's keys, and Reset deletes them
+	// without walking the map (Rampart fork: MATCHED_VARS has one key
+	// when the engine resets it before a rule). Any other change of the
+	// keys sets nkeys to -1.
+	keys  [4]string
+	nkeys int8
 }
 
 // maxSpare bounds the lists a Map keeps for reuse.
@@ -43,6 +50,14 @@ func (c *Map) appendValue(key string, v keyValue) {
 		if n := len(c.spare); n > 0 {
 			values = c.spare[n-1]
 			c.spare = c.spare[:n-1]
+		}
+		switch {
+		case c.nkeys < 0:
+		case int(c.nkeys) < len(c.keys):
+			c.keys[c.nkeys] = key
+			c.nkeys++
+		default:
+			c.nkeys = -1
 		}
 	}
 	c.data[key] = append(values, v)
@@ -189,6 +204,7 @@ func (c *Map) Add(key string, value string) {
 // Sets the value of a key with the array of strings passed. If the key already exists, it will be overwritten.
 func (c *Map) Set(key string, values []string) {
 	c.gen++
+	c.nkeys = -1
 	originalKey := key
 	if !c.isCaseSensitive {
 		key = strings.ToLower(key)
@@ -211,6 +227,7 @@ func (c *Map) Set(key string, values []string) {
 // setvar).
 func (c *Map) SetOne(key string, value string) {
 	c.gen++
+	c.nkeys = -1
 	originalKey := key
 	if !c.isCaseSensitive {
 		key = strings.ToLower(key)
@@ -230,6 +247,7 @@ func (c *Map) SetOne(key string, value string) {
 // SetIndex sets the value of a key at the specified index. If the key already exists, it will be overwritten.
 func (c *Map) SetIndex(key string, index int, value string) {
 	c.gen++
+	c.nkeys = -1
 	originalKey := key
 	if !c.isCaseSensitive {
 		key = strings.ToLower(key)
@@ -332,6 +350,7 @@ func (s *KeySlots) SetFirst(c *Map, i int, key string, value string) {
 // Remove removes a key/value from the map.
 func (c *Map) Remove(key string) {
 	c.gen++
+	c.nkeys = -1
 	if !c.isCaseSensitive {
 		key = strings.ToLower(key)
 	}
@@ -350,6 +369,20 @@ func (c *Map) Name() string {
 // Reset removes all key/value pairs from the map.
 func (c *Map) Reset() {
 	c.gen++
+	if c.nkeys >= 0 && len(c.data) == int(c.nkeys) {
+		for _, k := range c.keys[:c.nkeys] {
+			if values := c.data[k]; cap(values) > 0 && len(c.spare) < maxSpare {
+				clear(values)
+				c.spare = append(c.spare, values[:0])
+			}
+			delete(c.data, k)
+		}
+		c.keys = [len(c.keys)]string{}
+		c.nkeys = 0
+		c.totalValues = 0
+		return
+	}
+	c.nkeys = 0
 	for _, values := range c.data {
 		if len(c.spare) == maxSpare {
 			break

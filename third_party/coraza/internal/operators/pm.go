@@ -11,6 +11,7 @@ import (
 	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
 
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
+	"github.com/corazawaf/coraza/v3/internal/litscan"
 )
 
 // Description:
@@ -39,6 +40,21 @@ type pm struct {
 	minLen int
 	// patterns are the lower-cased patterns, for ScreenLiterals.
 	patterns []string
+	// scan answers Evaluate when the transaction is not capturing (any
+	// pattern in the value, ASCII letters compared case-insensitively, as
+	// the matcher does): one pass at a few ns a byte instead of the
+	// matcher's iterator. Nil when a pattern is empty (Rampart fork).
+	scan *litscan.Set
+}
+
+// newScan is the litscan Set of the lower-cased patterns, nil when one is
+// empty (an empty pattern matches every value; litscan ignores it).
+func newScan(m plugintypes.Memoizer, key string, patterns []string) *litscan.Set {
+	if len(patterns) == 0 || minPatternLen(patterns) == 0 {
+		return nil
+	}
+	s, _ := memoizeDo(m, "rampart-litscan\x00"+key, func() (any, error) { return litscan.New([][]string{patterns}), nil })
+	return s.(*litscan.Set)
 }
 
 var _ plugintypes.Operator = (*pm)(nil)
@@ -57,12 +73,15 @@ func newPM(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
 
 	m, _ := memoizeDo(options.Memoizer, data, func() (any, error) { return builder.Build(dict), nil })
 	// TODO this operator is supposed to support snort data syntax: "@pm A|42|C|44|F"
-	return &pm{matcher: m.(ahocorasick.AhoCorasick), minLen: minPatternLen(dict), patterns: dict}, nil
+	return &pm{matcher: m.(ahocorasick.AhoCorasick), minLen: minPatternLen(dict), patterns: dict, scan: newScan(options.Memoizer, data, dict)}, nil
 }
 
 func (o *pm) Evaluate(tx plugintypes.TransactionState, value string) bool {
 	if len(value) < o.minLen {
 		return false
+	}
+	if o.scan != nil && !tx.Capturing() {
+		return o.scan.Contains(value)
 	}
 	return pmEvaluate(o.matcher, tx, value)
 }

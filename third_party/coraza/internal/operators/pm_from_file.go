@@ -66,7 +66,8 @@ func newPMFromFile(options plugintypes.OperatorOptions) (plugintypes.Operator, e
 
 	m, _ := memoizeDo(options.Memoizer, strings.Join(options.Path, ",")+filepath, func() (any, error) { return builder.Build(lines), nil })
 
-	return &pm{matcher: m.(ahocorasick.AhoCorasick), minLen: minPatternLen(lines), patterns: lines}, nil
+	return &pm{matcher: m.(ahocorasick.AhoCorasick), minLen: minPatternLen(lines), patterns: lines,
+		scan: newScan(options.Memoizer, strings.Join(options.Path, ",")+filepath, lines)}, nil
 }
 
 func init() {
