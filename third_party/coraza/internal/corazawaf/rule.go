@@ -171,6 +171,10 @@ type Rule struct {
 	// (both set by EnablePrescreen; Rampart fork).
 	logDataDeferrable bool
 	logDataOverwrites bool
+	// msgConst is the text Msg always expands to, when msgIsConst (set
+	// with the prescreen; Rampart fork).
+	msgConst   string
+	msgIsConst bool
 }
 
 func (r *Rule) ParentID() int {
@@ -237,7 +241,11 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 	if r.Msg != nil {
 		// Expand the message using the current TX variables so that %{rule.msg} in setvar actions
 		// returns the fully expanded message, matching ModSecurity behavior.
-		tx.ruleSlots.SetFirst(ruleCol, 1, "msg", r.Msg.Expand(tx))
+		msg := r.msgConst
+		if !r.msgIsConst {
+			msg = r.Msg.Expand(tx)
+		}
+		tx.ruleSlots.SetFirst(ruleCol, 1, "msg", msg)
 	}
 	tx.ruleSlots.SetFirst(ruleCol, 2, "rev", r.Rev_)
 	// Rampart fork: for a screened rule whose logdata reads no RULE field,

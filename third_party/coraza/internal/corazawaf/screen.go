@@ -276,13 +276,18 @@ func (rg *RuleGroup) EnablePrescreen() {
 	p.prefixes = len(prefixNum)
 	rg.screen = p
 	rg.buildPhaseRules()
-	// RULE:logdata deferral (Rule.logDataDeferrable, doEvaluate).
+	// RULE:logdata deferral (Rule.logDataDeferrable, doEvaluate), fixed
+	// messages (Rule.msgConst).
 	for i := range rg.rules {
 		for r := &rg.rules[i]; r != nil; r = r.Chain {
 			r.logDataDeferrable = r.screenSlot != 0 && r.LogData != nil &&
 				!macro.MayRead(r.LogData, variables.Rule)
 			r.logDataOverwrites = r.LogData != nil && !macro.MayRead(r.LogData, variables.Rule) &&
 				(r.Msg == nil || !macro.MayRead(r.Msg, variables.Rule))
+			r.msgConst, r.msgIsConst = "", false
+			if r.Msg != nil {
+				r.msgConst, r.msgIsConst = macro.Constant(r.Msg)
+			}
 		}
 	}
 }

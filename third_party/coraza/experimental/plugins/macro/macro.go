@@ -212,3 +212,14 @@ func MayRead(m Macro, v variables.RuleVariable) bool {
 	}
 	return false
 }
+
+// Constant returns the text m always expands to when m is a macro of this
+// package without a variable (Rampart fork: the engine sets RULE:msg for
+// every rule it evaluates, most of them with a fixed message).
+func Constant(m Macro) (string, bool) {
+	mm, ok := m.(*macro)
+	if !ok || len(mm.tokens) != 1 || mm.tokens[0].variable != variables.Unknown {
+		return "", false
+	}
+	return mm.tokens[0].text, true
+}
