@@ -12,7 +12,7 @@ import (
 type otherMacro struct{}
 
 func (otherMacro) Expand(plugintypes.TransactionState) string { return "x" }
-func (otherMacro) String() string                            { return "x" }
+func (otherMacro) String() string                             { return "x" }
 
 // TestConstant: only a macro without a variable is constant (Rampart fork).
 func TestConstant(t *testing.T) {
