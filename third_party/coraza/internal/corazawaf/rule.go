@@ -73,10 +73,19 @@ type ruleVariableParams struct {
 	// A slice of key exceptions
 	Exceptions []ruleVariableException
 
-	// matchedName and matchedLower are matchedVarNames(Variable, KeyStr)
-	// when KeyStr is set and KeyRx is not: the MATCHED_VAR_NAME of a match
-	// of that key, made once (Rampart fork).
-	matchedName, matchedLower string
+	// matchedNames are matchedVarNames(Variable, KeyStr) when KeyStr is
+	// set and KeyRx is not: the MATCHED_VAR_NAME of a match of that key
+	// and its lower-case form, made once (Rampart fork).
+	matchedNames *[2]string
+}
+
+// ruleTargetRemoval is a target ctl:ruleRemoveTarget* removed from a rule
+// for a transaction (Rampart fork: the fields of ruleVariableParams it
+// uses).
+type ruleTargetRemoval struct {
+	Variable variables.RuleVariable
+	KeyStr   string
+	KeyRx    *regexp.Regexp
 }
 
 type ruleTransformationParams struct {
@@ -361,8 +370,8 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 						// Rampart fork: the variable's names made once
 						// when the match is of its key.
 						name, lower := "", ""
-						if v.matchedName != "" && mr.Key_ == v.KeyStr {
-							name, lower = v.matchedName, v.matchedLower
+						if v.matchedNames != nil && mr.Key_ == v.KeyStr {
+							name, lower = v.matchedNames[0], v.matchedNames[1]
 						}
 						r.matchVariable(tx, mr, name, lower)
 
@@ -653,7 +662,8 @@ func newRuleVariableParams(v variables.RuleVariable, key string, re *regexp.Rege
 		Exceptions: []ruleVariableException{},
 	}
 	if key != "" && re == nil {
-		p.matchedName, p.matchedLower = matchedVarNames(v, key)
+		name, lower := matchedVarNames(v, key)
+		p.matchedNames = &[2]string{name, lower}
 	}
 	return p
 }

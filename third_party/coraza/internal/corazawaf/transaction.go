@@ -111,7 +111,9 @@ type Transaction struct {
 	// transaction. All other "target removers" like "ByTag" are an abstraction of "ById"
 	// For example, if you want to remove REQUEST_HEADERS:User-Agent from rule 85:
 	// {85: {variables.RequestHeaders, "user-agent"}}
-	ruleRemoveTargetByID map[int][]ruleVariableParams
+	// Rampart fork: the removed targets as ruleTargetRemoval (a third of
+	// a ruleVariableParams), the map reused with the pooled transaction.
+	ruleRemoveTargetByID map[int][]ruleTargetRemoval
 
 	// Will skip this number of rules, this value will be decreased on each skip
 	Skip int
@@ -834,7 +836,7 @@ func (tx *Transaction) getFieldOnce(rv ruleVariableParams) []types.MatchData {
 // key for pattern-based matching (e.g. removing all ARGS matching
 // /^json\.\d+\.field$/ from a given rule).
 func (tx *Transaction) RemoveRuleTargetByID(id int, variable variables.RuleVariable, key string, keyRx *regexp.Regexp) {
-	c := ruleVariableParams{
+	c := ruleTargetRemoval{
 		Variable: variable,
 		KeyStr:   key,
 		KeyRx:    keyRx,

@@ -232,7 +232,11 @@ func (w *WAF) newTransaction(opts Options) *Transaction {
 	tx.lastPhase = 0
 	tx.ruleRemoveByID = nil
 	tx.ruleRemoveByIDRanges = nil
-	tx.ruleRemoveTargetByID = map[int][]ruleVariableParams{}
+	if tx.ruleRemoveTargetByID == nil {
+		tx.ruleRemoveTargetByID = map[int][]ruleTargetRemoval{}
+	} else {
+		clear(tx.ruleRemoveTargetByID)
+	}
 	tx.Skip = 0
 	tx.AllowType = 0
 	tx.Capture = false
