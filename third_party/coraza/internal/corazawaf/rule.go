@@ -121,6 +121,14 @@ type Rule struct {
 	// the rule evaluation process
 	actions []ruleActionParams
 
+	// nondisruptive and flowDisruptive are actions' nondisruptive
+	// actions and its flow and disruptive ones, in order, kept by
+	// AddAction and ClearDisruptiveActions (the only writers of actions)
+	// so that evaluation does not ask every action its type (an action's
+	// type is fixed; Rampart fork).
+	nondisruptive  []ruleActionParams
+	flowDisruptive []ruleActionParams
+
 	// Capture is used by the transaction to tell the operator
 	// to capture variables on TX:0-9
 	Capture bool
@@ -476,21 +484,24 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 			}
 		}
 
-		for _, a := range r.actions {
+		// Rampart fork: only the flow and disruptive actions are visited
+		// (the others were evaluated during the variable matching), and
+		// their debug lines are built only when debug logging is on (no
+		// flow or disruptive action changes the level).
+		debugFlow := logger.Debug().IsEnabled()
+		for _, a := range r.flowDisruptive {
 			// All actions are evaluated independently from the engine being On or in DetectionOnly.
 			// The action evaluation is responsible of checking the engine mode and decide if the disruptive action
 			// has to be enforced or not. This allows finer control to the actions, such us creating the detectionOnlyInterruption and
 			// allowing RelevantOnly audit logs in detection only mode.
-			switch a.Function.Type() {
-			case plugintypes.ActionTypeFlow:
-				logger.Debug().Str("action", a.Name).Int("phase", int(phase)).Msg("Evaluating flow action for rule")
-			case plugintypes.ActionTypeDisruptive:
-				// The parser enforces that the disruptive action is just one per rule (if more than one, only the last one is kept)
-				logger.Debug().Str("action", a.Name).Int("phase", int(phase)).Msg("Executing disruptive action for rule")
-			default:
-				// Only flow and disruptive actions are supposed to be evaluated here, non disruptive actions
-				// are evaluated previously, during the variable matching.
-				continue
+			if debugFlow {
+				switch a.Function.Type() {
+				case plugintypes.ActionTypeFlow:
+					logger.Debug().Str("action", a.Name).Int("phase", int(phase)).Msg("Evaluating flow action for rule")
+				case plugintypes.ActionTypeDisruptive:
+					// The parser enforces that the disruptive action is just one per rule (if more than one, only the last one is kept)
+					logger.Debug().Str("action", a.Name).Int("phase", int(phase)).Msg("Executing disruptive action for rule")
+				}
 			}
 			a.Function.Evaluate(r, tx)
 		}
@@ -592,11 +603,9 @@ func (r *Rule) matchVariable(tx *Transaction, m *corazarules.MatchData, name, lo
 	// SecActions (r.operator == nil) are always executed
 	if !multiphaseEvaluation || r.operator == nil {
 		tx.matchVariable(m, name, lower)
-		for _, a := range r.actions {
-			if a.Function.Type() == plugintypes.ActionTypeNondisruptive {
-				tx.DebugLogger().Debug().Str("action", a.Name).Msg("Evaluating action")
-				a.Function.Evaluate(r, tx)
-			}
+		for _, a := range r.nondisruptive { // Rampart fork: see Rule.nondisruptive
+			tx.DebugLogger().Debug().Str("action", a.Name).Msg("Evaluating action")
+			a.Function.Evaluate(r, tx)
 		}
 	}
 }
@@ -608,7 +617,22 @@ func (r *Rule) AddAction(name string, action plugintypes.Action) error {
 		Name:     name,
 		Function: action,
 	})
+	r.partitionActions()
 	return nil
+}
+
+// partitionActions sets nondisruptive and flowDisruptive from actions
+// (Rampart fork).
+func (r *Rule) partitionActions() {
+	r.nondisruptive, r.flowDisruptive = nil, nil
+	for _, a := range r.actions {
+		switch a.Function.Type() {
+		case plugintypes.ActionTypeNondisruptive:
+			r.nondisruptive = append(r.nondisruptive, a)
+		case plugintypes.ActionTypeFlow, plugintypes.ActionTypeDisruptive:
+			r.flowDisruptive = append(r.flowDisruptive, a)
+		}
+	}
 }
 
 // ClearDisruptiveActions removes all disruptive actions from the rule.
@@ -625,6 +649,7 @@ func (r *Rule) ClearDisruptiveActions() {
 		}
 	}
 	r.actions = filtered
+	r.partitionActions()
 }
 
 // hasRegex checks the received key to see if it is between forward slashes.

@@ -696,7 +696,7 @@ func (tx *Transaction) MatchRule(r *Rule, mds []types.MatchData) {
 	// The Disruptive_ boolean still allows to identify actual disruptions from "potential" disruptions.
 	// Disruptive_ field is also used during logging to print different messages if the disruption has been real or not
 	// so it is important to set it according to the RuleEngine mode.
-	for _, a := range r.actions {
+	for _, a := range r.flowDisruptive { // Rampart fork: see Rule.flowDisruptive
 		// There can be only one disruptive action per rule
 		if a.Function.Type() == plugintypes.ActionTypeDisruptive {
 			// if not found it will default to DisruptiveActionUnknown.

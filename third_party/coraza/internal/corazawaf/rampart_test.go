@@ -6,10 +6,13 @@ package corazawaf
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
 	"github.com/corazawaf/coraza/v3/internal/corazarules"
 	"github.com/corazawaf/coraza/v3/types"
 )
@@ -137,5 +140,53 @@ func TestDisruptiveActionSwitch(t *testing.T) {
 		if got, want := disruptiveAction(name), corazarules.DisruptiveActionMap[name]; got != want {
 			t.Errorf("disruptiveAction(%q) = %v, want %v", name, got, want)
 		}
+	}
+}
+
+// typedAction is an action of a given type that does nothing.
+type typedAction struct{ t plugintypes.ActionType }
+
+func (a typedAction) Init(plugintypes.RuleMetadata, string) error                     { return nil }
+func (a typedAction) Evaluate(plugintypes.RuleMetadata, plugintypes.TransactionState) {}
+func (a typedAction) Type() plugintypes.ActionType                                    { return a.t }
+
+// The rule's action lists by type follow its actions through AddAction
+// and ClearDisruptiveActions, in order (Rampart fork).
+func TestRuleActionPartitions(t *testing.T) {
+	types := []plugintypes.ActionType{plugintypes.ActionTypeMetadata, plugintypes.ActionTypeNondisruptive,
+		plugintypes.ActionTypeFlow, plugintypes.ActionTypeDisruptive, plugintypes.ActionTypeData}
+	r := NewRule()
+	check := func(when string) {
+		t.Helper()
+		var nd, fd []string
+		for _, a := range r.actions {
+			switch a.Function.Type() {
+			case plugintypes.ActionTypeNondisruptive:
+				nd = append(nd, a.Name)
+			case plugintypes.ActionTypeFlow, plugintypes.ActionTypeDisruptive:
+				fd = append(fd, a.Name)
+			}
+		}
+		names := func(as []ruleActionParams) (out []string) {
+			for _, a := range as {
+				out = append(out, a.Name)
+			}
+			return out
+		}
+		if got := names(r.nondisruptive); !slices.Equal(got, nd) {
+			t.Fatalf("%s: nondisruptive %v, want %v", when, got, nd)
+		}
+		if got := names(r.flowDisruptive); !slices.Equal(got, fd) {
+			t.Fatalf("%s: flowDisruptive %v, want %v", when, got, fd)
+		}
+	}
+	for i := 0; i < 20; i++ {
+		r.AddAction(fmt.Sprintf("a%d", i), typedAction{types[i*7%len(types)]})
+		check(fmt.Sprintf("after %d actions", i+1))
+	}
+	r.ClearDisruptiveActions()
+	check("after ClearDisruptiveActions")
+	if len(r.flowDisruptive) == 0 || len(r.nondisruptive) == 0 {
+		t.Fatal("the test lost its flow or nondisruptive actions")
 	}
 }
