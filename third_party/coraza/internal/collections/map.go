@@ -39,8 +39,22 @@ type Map struct {
 	nkeys int8
 }
 
-// maxSpare bounds the lists a Map keeps for reuse.
-const maxSpare = 4
+// maxSpare bounds the lists a Map keeps for reuse, maxSpareCap their
+// capacity (a request with many values for one key leaves no large list
+// behind in the pooled transaction).
+const (
+	maxSpare    = 4
+	maxSpareCap = 8
+)
+
+// keepSpare keeps values, emptied, for reuse when there is room and it is
+// small.
+func (c *Map) keepSpare(values []keyValue) {
+	if len(c.spare) < maxSpare && cap(values) > 0 && cap(values) <= maxSpareCap {
+		clear(values)
+		c.spare = append(c.spare, values[:0])
+	}
+}
 
 // appendValue appends v to key's values, to a spare list when key has
 // none (Rampart fork).
@@ -371,10 +385,7 @@ func (c *Map) Reset() {
 	c.gen++
 	if c.nkeys >= 0 && len(c.data) == int(c.nkeys) {
 		for _, k := range c.keys[:c.nkeys] {
-			if values := c.data[k]; cap(values) > 0 && len(c.spare) < maxSpare {
-				clear(values)
-				c.spare = append(c.spare, values[:0])
-			}
+			c.keepSpare(c.data[k])
 			delete(c.data, k)
 		}
 		c.keys = [len(c.keys)]string{}
@@ -387,10 +398,7 @@ func (c *Map) Reset() {
 		if len(c.spare) == maxSpare {
 			break
 		}
-		if cap(values) > 0 {
-			clear(values)
-			c.spare = append(c.spare, values[:0])
-		}
+		c.keepSpare(values)
 	}
 	clear(c.data)
 	c.totalValues = 0

@@ -292,7 +292,6 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 	// SecMark and SecAction uses nil operator
 	if r.operator == nil {
 		logger.Debug().Msg("Forcing rule to match")
-		// Rampart fork: the match and the list holding it in one allocation.
 		// Rampart fork: the match and the list holding it from the
 		// transaction's arena.
 		md := tx.arena.match(variables.Unknown, "", "", 0)
@@ -415,11 +414,9 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 							// part of the last rule of the chain if the evaluated chained variables already matched. This avoids incrementing the CRS anomaly score multiple
 							// time from the same variables chain.
 							tx.matchVariable(mr, "", "")
-							for _, a := range r.actions {
-								if a.Function.Type() == plugintypes.ActionTypeNondisruptive {
-									vLog.Debug().Str("action", a.Name).Msg("Evaluating action")
-									a.Function.Evaluate(r, tx)
-								}
+							for _, a := range r.nondisruptive {
+								vLog.Debug().Str("action", a.Name).Msg("Evaluating action")
+								a.Function.Evaluate(r, tx)
 							}
 							// Msg and LogData have to be expanded again because actions execution might have changed them
 							if r.Msg != nil {

@@ -226,31 +226,3 @@ func (m *Set) ScanBits(s string, found []uint64) {
 		}
 	}
 }
-
-// Contains reports whether s holds a literal of any owner: ScanBits'
-// walk, stopping at the first literal found.
-func (m *Set) Contains(s string) bool {
-	st := int32(0)
-	classes := int32(m.classes)
-	for i := 0; i < len(s); i++ {
-		c := lower[s[i]]
-		cl := int32(m.class[c])
-		if cl == 0 {
-			st = 0
-			continue
-		}
-		for st >= m.dense {
-			if n, ok := m.edge(&m.states[st], c); ok {
-				st = n
-				goto matched
-			}
-			st = m.states[st].fail
-		}
-		st = m.delta[st*classes+cl]
-	matched:
-		if m.states[st].nOuts != 0 {
-			return true
-		}
-	}
-	return false
-}

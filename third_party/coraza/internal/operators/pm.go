@@ -43,14 +43,16 @@ type pm struct {
 	// scan answers Evaluate when the transaction is not capturing (any
 	// pattern in the value, ASCII letters compared case-insensitively, as
 	// the matcher does): one pass at a few ns a byte instead of the
-	// matcher's iterator. Nil when a pattern is empty (Rampart fork).
+	// matcher's iterator. Its one owner is the patterns. Nil when a
+	// pattern is empty (Rampart fork).
 	scan *litscan.Set
 }
 
-// newScan is the litscan Set of the lower-cased patterns, nil when one is
-// empty (an empty pattern matches every value; litscan ignores it).
+// newScan is the litscan Set of the lower-cased patterns, nil when there
+// are none or one is empty (an empty pattern matches every value; litscan
+// ignores it).
 func newScan(m plugintypes.Memoizer, key string, patterns []string) *litscan.Set {
-	if len(patterns) == 0 || minPatternLen(patterns) == 0 {
+	if minPatternLen(patterns) == 0 {
 		return nil
 	}
 	s, _ := memoizeDo(m, "rampart-litscan\x00"+key, func() (any, error) { return litscan.New([][]string{patterns}), nil })
@@ -81,9 +83,16 @@ func (o *pm) Evaluate(tx plugintypes.TransactionState, value string) bool {
 		return false
 	}
 	if o.scan != nil && !tx.Capturing() {
-		return o.scan.Contains(value)
+		return o.scanFinds(value)
 	}
 	return pmEvaluate(o.matcher, tx, value)
+}
+
+// scanFinds reports whether scan finds a pattern in value.
+func (o *pm) scanFinds(value string) bool {
+	var found [1]uint64
+	o.scan.ScanBits(value, found[:])
+	return found[0] != 0
 }
 
 // minPatternLen returns the length of the shortest pattern.

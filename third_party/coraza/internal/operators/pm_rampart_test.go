@@ -47,7 +47,7 @@ func TestPMScan(t *testing.T) {
 			}
 			s := b.String()
 			want := o.matcher.Iter(s).Next() != nil
-			if got := o.scan.Contains(s); got != want {
+			if got := o.scanFinds(s); got != want {
 				t.Fatalf("%s on %q: scan %v, matcher %v", name, s, got, want)
 			}
 			if want {
