@@ -31,9 +31,9 @@ type Options struct {
 	// ModSecurity-style error-log line (what go-ftw reads). It is a debugging
 	// aid: the lines hold matched data as it was, secrets included.
 	MatchLog io.Writer
-	// NoPrescreen turns off the vendored Coraza's prescreen
-	// (third_party/coraza/RAMPART.md), leaving upstream's evaluation: for
-	// the differential test and for ruling the prescreen out.
+	// NoPrescreen turns off the vendored Coraza's prescreen and record
+	// reuse (third_party/coraza/RAMPART.md), leaving upstream's evaluation:
+	// for the differential test and for ruling the prescreen out.
 	NoPrescreen bool
 }
 
@@ -64,7 +64,11 @@ func Compile(p api.WAFPolicy, opts Options) (*Engine, error) {
 		return e, nil
 	}
 	registerOperators()
-	cfg := coraza.NewWAFConfig().WithRootFS(coreruleset.FS).WithDirectives(directives(p)).WithPrescreen(!opts.NoPrescreen)
+	// Match records are reused by the next transaction: Tx reads them only
+	// before Close (result) and the match log callback formats its line at
+	// once.
+	cfg := coraza.NewWAFConfig().WithRootFS(coreruleset.FS).WithDirectives(directives(p)).
+		WithPrescreen(!opts.NoPrescreen).WithRecordReuse(!opts.NoPrescreen)
 	if opts.MatchLog != nil {
 		var mu sync.Mutex
 		w := opts.MatchLog

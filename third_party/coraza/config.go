@@ -69,6 +69,13 @@ type WAFConfig interface {
 	// default, which is upstream's evaluation). The prescreen skips rules
 	// that provably match no value of a phase; results are the same.
 	WithPrescreen(on bool) WAFConfig
+
+	// WithRecordReuse lets each transaction write its match records and its
+	// MatchedRules list over those of the transaction the pool gave it
+	// before (Rampart fork; off by default). The MatchedRule and MatchData
+	// values of a transaction are then valid only until it is closed; the
+	// error callback gets them while they are valid.
+	WithRecordReuse(on bool) WAFConfig
 }
 
 // NewWAFConfig creates a new WAFConfig with the default settings.
@@ -101,6 +108,7 @@ type wafRule struct {
 // We still basically assume 64-bit usage where int are big sizes.
 type wafConfig struct {
 	prescreen                bool
+	recordReuse              bool
 	ruleObserver             func(rule types.RuleMetadata)
 	rules                    []wafRule
 	auditLog                 *auditLogConfig
@@ -172,6 +180,12 @@ func (c *wafConfig) WithErrorCallback(logger func(rule types.MatchedRule)) WAFCo
 func (c *wafConfig) WithPrescreen(on bool) WAFConfig {
 	ret := c.clone()
 	ret.prescreen = on
+	return ret
+}
+
+func (c *wafConfig) WithRecordReuse(on bool) WAFConfig {
+	ret := c.clone()
+	ret.recordReuse = on
 	return ret
 }
 

@@ -73,6 +73,7 @@ func NewWAF(config WAFConfig) (WAF, error) {
 	if c.prescreen {
 		waf.Rules.EnablePrescreen()
 	}
+	waf.RecordReuse = c.recordReuse
 
 	populateAuditLog(waf, c)
 

@@ -190,3 +190,72 @@ func TestRuleActionPartitions(t *testing.T) {
 		t.Fatal("the test lost its flow or nondisruptive actions")
 	}
 }
+
+// TestArenaRecordReuse checks the match records' lifetimes: without reuse
+// a reset never hands out a record again; with reuse the next transaction
+// writes over the same chunks, within a transaction every record is
+// distinct, and only arenaKept chunks of a kind are kept.
+func TestArenaRecordReuse(t *testing.T) {
+	take := func(a *matchArena, n int) (mds []*corazarules.MatchData, rules []*corazarules.MatchedRule) {
+		for i := 0; i < n; i++ {
+			md := a.match(0, "k", fmt.Sprint(i), 0)
+			l := a.list(md)
+			if len(l) != 1 || cap(l) != 1 || l[0] != md {
+				t.Fatalf("list %d: len %d cap %d", i, len(l), cap(l))
+			}
+			mds = append(mds, md)
+			rules = append(rules, a.rule())
+		}
+		return mds, rules
+	}
+	distinct := func(mds []*corazarules.MatchData, rules []*corazarules.MatchedRule) {
+		t.Helper()
+		seen := map[any]bool{}
+		for i, md := range mds {
+			if seen[md] || seen[rules[i]] {
+				t.Fatalf("record %d handed out twice in one transaction", i)
+			}
+			seen[md], seen[rules[i]] = true, true
+			if md.Value_ != fmt.Sprint(i) {
+				t.Fatalf("record %d overwritten: %q", i, md.Value_)
+			}
+		}
+	}
+	n := 3*arenaMatches + 5
+
+	var a matchArena
+	a.reset(false)
+	mds, rules := take(&a, n)
+	distinct(mds, rules)
+	a.reset(false)
+	mds2, _ := take(&a, n)
+	if slices.Contains(mds2, mds[0]) {
+		t.Fatal("without reuse a record was handed out again")
+	}
+	distinct(mds, rules) // the first transaction's records are intact
+
+	a.reset(true)
+	mds, rules = take(&a, n)
+	distinct(mds, rules)
+	a.reset(true)
+	mds2, rules2 := take(&a, n)
+	distinct(mds2, rules2)
+	if mds2[0] != mds[0] || rules2[0] != rules[0] || mds2[n-1] != mds[n-1] {
+		t.Fatal("with reuse the next transaction did not take the same records")
+	}
+	if allocs := testing.AllocsPerRun(10, func() {
+		a.reset(true)
+		for i := 0; i < n; i++ {
+			a.list(a.match(0, "k", "v", 0))
+			a.rule()
+		}
+	}); allocs != 0 {
+		t.Fatalf("%v allocations per reused transaction, want 0", allocs)
+	}
+
+	a.reset(true)
+	take(&a, (arenaKept+3)*arenaMatches)
+	if len(a.mdChunks) != arenaKept || len(a.listChunks) != arenaKept || len(a.ruleChunks) != arenaKept {
+		t.Fatalf("kept %d/%d/%d chunks, want %d", len(a.mdChunks), len(a.listChunks), len(a.ruleChunks), arenaKept)
+	}
+}

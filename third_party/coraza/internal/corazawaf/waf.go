@@ -170,6 +170,12 @@ type WAF struct {
 	// literal pre-filtering. Set by the SecRxPreFilter directive.
 	RxPreFilterEnabled bool
 
+	// RecordReuse lets a transaction write its match records (MatchedRule,
+	// MatchData) and its MatchedRules list over those of the transaction
+	// the pool gave it before (Rampart fork; WAFConfig.WithRecordReuse):
+	// they are then valid only until the transaction is closed.
+	RecordReuse bool
+
 	memoizerID uint64
 	memoizer   *memoize.Memoizer
 	closeOnce  gosync.Once
@@ -211,8 +217,15 @@ func (w *WAF) newTransaction(opts Options) *Transaction {
 	tx.context = opts.Context
 	// Rampart fork: room for the ~70 rules the CRS matches on a benign
 	// request (paranoia-level skips, initialisation, scoring) at once.
-	tx.matchedRules = make([]types.MatchedRule, 0, 64)
-	tx.arena.reset()
+	// With record reuse the list and the match records are the previous
+	// transaction's, written over (rampart_arena.go).
+	if w.RecordReuse && cap(tx.matchedRules) > 0 && cap(tx.matchedRules) <= maxKeptMatchedRules {
+		clear(tx.matchedRules)
+		tx.matchedRules = tx.matchedRules[:0]
+	} else {
+		tx.matchedRules = make([]types.MatchedRule, 0, 64)
+	}
+	tx.arena.reset(w.RecordReuse)
 	tx.interruption = nil
 	tx.detectionOnlyInterruption = nil
 	tx.Logdata = "" // Deprecated, this variable is not used. Logdata for each matched rule is stored in the MatchData field.
@@ -234,13 +247,26 @@ func (w *WAF) newTransaction(opts Options) *Transaction {
 	tx.ruleRemoveByIDRanges = nil
 	if tx.ruleRemoveTargetByID == nil {
 		tx.ruleRemoveTargetByID = map[int][]ruleTargetRemoval{}
+	} else if len(tx.ruleRemoveTargetByID) <= maxKeptTargetRemovals {
+		// Rampart fork: each rule's list is emptied and kept for the
+		// next ctl:ruleRemoveTarget* (the CRS runs one on most requests);
+		// lists are only read by rule id and appended to, so an empty list
+		// reads as no entry.
+		for id, l := range tx.ruleRemoveTargetByID {
+			tx.ruleRemoveTargetByID[id] = l[:0]
+		}
 	} else {
 		clear(tx.ruleRemoveTargetByID)
 	}
 	tx.Skip = 0
 	tx.AllowType = 0
 	tx.Capture = false
-	tx.stopWatches = map[types.RulePhase]int64{}
+	// Rampart fork: the map is emptied rather than made again.
+	if tx.stopWatches == nil {
+		tx.stopWatches = map[types.RulePhase]int64{}
+	} else {
+		clear(tx.stopWatches)
+	}
 	tx.WAF = w
 	tx.debugLogger = w.Logger.With(debuglog.Str("tx_id", tx.id))
 	tx.Timestamp = time.Now().UnixNano()
