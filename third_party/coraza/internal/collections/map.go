@@ -26,9 +26,10 @@ type Map struct {
 	// values (Rampart fork: KeySlots).
 	gen uint64
 	// spare holds emptied value lists Reset took from removed keys, for
-	// Add and AddLower to give to new keys (Rampart fork: MATCHED_VARS is
-	// reset and given one value for every rule match). No method hands a
-	// value list out, so nothing else can see one again.
+	// Add, AddLower and SetOne to give to new keys (Rampart fork:
+	// MATCHED_VARS is reset and given one value for every rule match, and
+	// the pooled transaction's TX is reset and given ~50 keys by setvar).
+	// No method hands a value list out, so nothing else can see one again.
 	spare [][]keyValue
 	// keys are the keys Add and AddLower made since the last Reset, when
 	// nkeys >= 0: then they are all the Map's keys, and Reset deletes them
@@ -43,7 +44,7 @@ type Map struct {
 // capacity (a request with many values for one key leaves no large list
 // behind in the pooled transaction).
 const (
-	maxSpare    = 4
+	maxSpare    = 64
 	maxSpareCap = 8
 )
 
@@ -249,7 +250,14 @@ func (c *Map) SetOne(key string, value string) {
 	dataSlice, exists := c.data[key]
 	oldLen := len(dataSlice)
 	if !exists || cap(dataSlice) < 1 {
-		dataSlice = make([]keyValue, 1)
+		// Rampart fork: a new key takes a spare list when there is one
+		// (setvar creates the CRS's ~50 TX variables per request).
+		if n := len(c.spare); n > 0 && !exists {
+			dataSlice = c.spare[n-1][:1]
+			c.spare = c.spare[:n-1]
+		} else {
+			dataSlice = make([]keyValue, 1)
+		}
 	} else {
 		dataSlice = dataSlice[:1]
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
 	"github.com/corazawaf/coraza/v3/internal/corazarules"
 	"github.com/corazawaf/coraza/v3/types"
+	"github.com/corazawaf/coraza/v3/types/variables"
 )
 
 // shortWriter accepts at most max bytes per Write, without an error.
@@ -257,5 +258,45 @@ func TestArenaRecordReuse(t *testing.T) {
 	take(&a, (arenaKept+3)*arenaMatches)
 	if len(a.mdChunks) != arenaKept || len(a.listChunks) != arenaKept || len(a.ruleChunks) != arenaKept {
 		t.Fatalf("kept %d/%d/%d chunks, want %d", len(a.mdChunks), len(a.listChunks), len(a.ruleChunks), arenaKept)
+	}
+}
+
+// TestGetFieldOnceSameAsGetField compares getFieldOnce, which answers
+// single values and &COLLECTION:key counts from the transaction's scratch,
+// with GetField on keys with no, one and several values.
+func TestGetFieldOnceSameAsGetField(t *testing.T) {
+	tx := NewWAF().NewTransaction()
+	defer tx.Close()
+	tx.AddRequestHeader("Host", "example.com")
+	tx.AddRequestHeader("Accept", "a")
+	tx.AddRequestHeader("Accept", "b")
+	txc := tx.variables.tx
+	txc.Set("one", []string{"1"})
+	txc.Set("two", []string{"x", "y"})
+	txc.Set("empty", nil)
+	tx.variables.requestMethod.Set("GET")
+	var params []ruleVariableParams
+	for _, v := range []variables.RuleVariable{variables.TX, variables.RequestHeaders, variables.RequestMethod, variables.Args} {
+		for _, key := range []string{"", "one", "ONE", "two", "empty", "absent", "host", "Accept"} {
+			for _, count := range []bool{false, true} {
+				params = append(params, ruleVariableParams{Variable: v, KeyStr: key, Count: count})
+			}
+		}
+	}
+	params = append(params, ruleVariableParams{Variable: variables.TX, KeyStr: "one", Count: true,
+		Exceptions: []ruleVariableException{{KeyStr: "one"}}})
+	show := func(mds []types.MatchData) string { // in key order: maps have none
+		var l []string
+		for _, md := range mds {
+			l = append(l, fmt.Sprintf("[%s %q %q]", md.Variable().Name(), md.Key(), md.Value()))
+		}
+		slices.Sort(l)
+		return strings.Join(l, "")
+	}
+	for _, rv := range params {
+		want := show(tx.GetField(rv))
+		if got := show(tx.getFieldOnce(rv)); got != want {
+			t.Errorf("%s:%q count %v: getFieldOnce %s, GetField %s", rv.Variable.Name(), rv.KeyStr, rv.Count, got, want)
+		}
 	}
 }

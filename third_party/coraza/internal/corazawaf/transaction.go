@@ -805,6 +805,19 @@ func (tx *Transaction) GetField(rv ruleVariableParams) []types.MatchData {
 // a MatchData of its own): a single match is returned in the
 // transaction's scratch instead of a new allocation (Rampart fork).
 func (tx *Transaction) getFieldOnce(rv ruleVariableParams) []types.MatchData {
+	if rv.KeyRx == nil && rv.Count && rv.KeyStr != "" && len(rv.Exceptions) == 0 {
+		// &COLLECTION:key (the CRS's "is this TX variable set" checks):
+		// GetField counts what FindString returns, the key's values.
+		if c, ok := tx.Collection(rv.Variable).(interface {
+			FindStringInto(string, *corazarules.MatchData) int
+		}); ok {
+			md := &tx.fieldScratch
+			n := c.FindStringInto(rv.KeyStr, md)
+			*md = corazarules.MatchData{Variable_: rv.Variable, Key_: rv.KeyStr, Value_: strconv.Itoa(n)}
+			tx.fieldList[0] = md
+			return tx.fieldList[:]
+		}
+	}
 	if rv.KeyRx == nil && !rv.Count && len(rv.Exceptions) == 0 {
 		md := &tx.fieldScratch
 		switch c := tx.Collection(rv.Variable).(type) {
