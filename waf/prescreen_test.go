@@ -194,6 +194,7 @@ type outcome struct {
 	Matched     []string // id and number of matched values of every matched rule, in order
 	Interrupted string
 	TX          []string // the TX collection, sorted
+	Rule        []string // the RULE collection, sorted
 }
 
 func inspectOutcome(e *Engine, c corpusRequest) outcome {
@@ -229,10 +230,22 @@ func inspectOutcome(e *Engine, c corpusRequest) outcome {
 		o.TX = append(o.TX, k+"="+v)
 	}
 	slices.Sort(o.TX)
+	// What the phase's last rules left in RULE (skipped rules write it
+	// when it may be read).
+	for _, md := range st.Variables().Rule().FindAll() {
+		// CRS logdata names whichever value matched last (see TX above):
+		// only the collection it was found in is compared.
+		v := matchedData.ReplaceAllString(md.Value(), "Matched Data: * found within $1")
+		o.Rule = append(o.Rule, md.Key()+"="+v)
+	}
+	slices.Sort(o.Rule)
 	return o
 }
 
-var varName = regexp.MustCompile(`^([A-Z_]+):.`)
+var (
+	varName     = regexp.MustCompile(`^([A-Z_]+):.`)
+	matchedData = regexp.MustCompile(`(?s)Matched Data: .* found within ([A-Z_]+).*`)
+)
 
 // Values come out of Coraza's collections in map order, so which value
 // matched last, and what TX remembers of it, varies between runs of the
@@ -250,6 +263,9 @@ func (got outcome) diff(want outcome) string {
 	}
 	if !slices.Equal(got.Matched, want.Matched) {
 		fmt.Fprintf(&b, "\n matched %v\n    want %v", got.Matched, want.Matched)
+	}
+	if !slices.Equal(got.Rule, want.Rule) {
+		fmt.Fprintf(&b, "\n RULE %q\n want %q", got.Rule, want.Rule)
 	}
 	if got.Interrupted != want.Interrupted {
 		fmt.Fprintf(&b, "\n interruption %q, want %q", got.Interrupted, want.Interrupted)

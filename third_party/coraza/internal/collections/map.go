@@ -103,7 +103,7 @@ func (c *Map) Get(key string) []string {
 		return nil
 	}
 	if !c.isCaseSensitive {
-		key = strings.ToLower(key)
+		key = lowerKey(key)
 	}
 	values := c.data[key]
 	if len(values) == 0 {
@@ -156,7 +156,7 @@ func (c *Map) FindString(key string) []types.MatchData {
 		return nil
 	}
 	if !c.isCaseSensitive {
-		key = strings.ToLower(key)
+		key = lowerKey(key)
 	}
 	e, ok := c.data[key]
 	if !ok || len(e) == 0 {
@@ -210,7 +210,7 @@ func (c *Map) Add(key string, value string) {
 	c.gen++
 	aVal := keyValue{key: key, value: value}
 	if !c.isCaseSensitive {
-		key = strings.ToLower(key)
+		key = lowerKey(key)
 	}
 	c.appendValue(key, aVal)
 	c.totalValues++
@@ -222,7 +222,7 @@ func (c *Map) Set(key string, values []string) {
 	c.nkeys = -1
 	originalKey := key
 	if !c.isCaseSensitive {
-		key = strings.ToLower(key)
+		key = lowerKey(key)
 	}
 	dataSlice, exists := c.data[key]
 	oldLen := len(dataSlice)
@@ -245,7 +245,7 @@ func (c *Map) SetOne(key string, value string) {
 	c.nkeys = -1
 	originalKey := key
 	if !c.isCaseSensitive {
-		key = strings.ToLower(key)
+		key = lowerKey(key)
 	}
 	dataSlice, exists := c.data[key]
 	oldLen := len(dataSlice)
@@ -272,7 +272,7 @@ func (c *Map) SetIndex(key string, index int, value string) {
 	c.nkeys = -1
 	originalKey := key
 	if !c.isCaseSensitive {
-		key = strings.ToLower(key)
+		key = lowerKey(key)
 	}
 	values := c.data[key]
 	av := keyValue{key: originalKey, value: value}
@@ -296,7 +296,7 @@ func (c *Map) GetFirst(key string) (string, bool) {
 		return "", false
 	}
 	if !c.isCaseSensitive {
-		key = strings.ToLower(key)
+		key = lowerKey(key)
 	}
 	values := c.data[key]
 	if len(values) == 0 {
@@ -374,7 +374,7 @@ func (c *Map) Remove(key string) {
 	c.gen++
 	c.nkeys = -1
 	if !c.isCaseSensitive {
-		key = strings.ToLower(key)
+		key = lowerKey(key)
 	}
 	if len(c.data) == 0 {
 		return

@@ -4,7 +4,6 @@
 package collections
 
 import (
-	"strings"
 
 	"github.com/corazawaf/coraza/v3/collection"
 	"github.com/corazawaf/coraza/v3/internal/corazarules"
@@ -81,7 +80,7 @@ func (c *Map) FindStringInto(key string, md *corazarules.MatchData) int {
 		return 0
 	}
 	if !c.isCaseSensitive {
-		key = strings.ToLower(key)
+		key = lowerKey(key)
 	}
 	e := c.data[key]
 	if len(e) == 1 {

@@ -188,6 +188,14 @@ type Rule struct {
 	// (both set by EnablePrescreen; Rampart fork).
 	logDataDeferrable bool
 	logDataOverwrites bool
+	// quiet: a screened parent rule whose msg and logdata read no RULE
+	// field; RuleGroup.Eval may skip it when the prescreen rules it out
+	// (Transaction.skipScreened). ruleQuietStart: the rule's msg and
+	// logdata read no RULE field, so its evaluation overwrites the RULE
+	// fields it sets before anything reads them (flushPendingRule). Both
+	// set by EnablePrescreen (Rampart fork).
+	quiet          bool
+	ruleQuietStart bool
 	// msgConst is the text Msg always expands to, when msgIsConst (set
 	// with the prescreen; Rampart fork).
 	msgConst   string
@@ -246,12 +254,8 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 	// Rampart fork: an earlier screened-out rule's RULE:logdata expansion
 	// may be pending; it is made now, on the state it would have seen (no
 	// collection changed since), unless this rule overwrites it unread.
-	if tx.pendingLogData != nil {
-		if r.logDataOverwrites {
-			tx.pendingLogData = nil
-		} else {
-			tx.flushPendingLogData()
-		}
+	if tx.pendingLogData != nil || tx.pendingRule != nil {
+		tx.flushPendingRule(r)
 	}
 	ruleCol := tx.variables.rule
 	tx.ruleSlots.SetFirst(ruleCol, 0, "id", r.LogID())

@@ -183,6 +183,7 @@ func (rg *RuleGroup) Eval(phase types.RulePhase, tx *Transaction) bool {
 	// Rampart fork: only the phase's rules are visited when the index is
 	// there; the others would be skipped by the phase test below.
 	order := rg.phaseOrder(phase)
+	quietSkips := order != nil && tx.quietSkips()
 	n := len(rg.rules)
 	if order != nil {
 		n = len(order)
@@ -295,11 +296,23 @@ RulesLoop:
 			tx.variables.matchedVars.Reset()
 		}
 
+		// Rampart fork: a quiet rule the prescreen rules out is not
+		// evaluated; its RULE fields are written when they may be read
+		// (Transaction.skipScreened). Not while warnings or debug lines
+		// are logged: a macro expansion that is never made would not log.
+		if r.quiet && quietSkips && tx.screenedOut(r) {
+			tx.skipScreened(r)
+			usedRules++
+			continue
+		}
 		r.Evaluate(phase, tx, transformationCache)
 		tx.Capture = false // we reset captures
 		usedRules++
+		if order != nil {
+			quietSkips = tx.quietSkips() // ctl:debugLogLevel may have changed it
+		}
 	}
-	tx.flushPendingLogData() // Rampart fork: before anything else can read RULE
+	tx.flushPendingRule(nil) // Rampart fork: before anything else can read RULE
 	tx.DebugLogger().Debug().
 		Int("phase", int(phase)).
 		Msg("Finished phase")
@@ -383,6 +396,12 @@ func (rg *RuleGroup) nextMarker(phase types.RulePhase, name string, k, n int) in
 		}
 	}
 	return n
+}
+
+// quietSkips reports whether Eval may skip quiet rules the prescreen rules
+// out: not while warnings or debug lines are logged.
+func (tx *Transaction) quietSkips() bool {
+	return !tx.debugLogger.Warn().IsEnabled()
 }
 
 // removesID reports whether ctl:ruleRemoveById removed id for tx.

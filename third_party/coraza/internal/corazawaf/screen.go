@@ -288,6 +288,10 @@ func (rg *RuleGroup) EnablePrescreen() {
 			if r.Msg != nil {
 				r.msgConst, r.msgIsConst = macro.Constant(r.Msg)
 			}
+			msgQuiet := r.Msg == nil || !macro.MayRead(r.Msg, variables.Rule)
+			r.ruleQuietStart = msgQuiet && (r.LogData == nil || !macro.MayRead(r.LogData, variables.Rule))
+			r.quiet = r.screenSlot != 0 && r.ParentID_ == noID && msgQuiet &&
+				(r.LogData == nil || r.logDataDeferrable)
 		}
 	}
 }
@@ -299,6 +303,61 @@ func (tx *Transaction) flushPendingLogData() {
 		tx.pendingLogData = nil
 		tx.ruleSlots.SetFirst(tx.variables.rule, 3, "logdata", r.LogData.Expand(tx))
 	}
+}
+
+// skipScreened is what RuleGroup.Eval does instead of evaluating r, a
+// quiet rule the prescreen rules out (Rule.quiet): an evaluation would only
+// set the RULE collection's fields, so r is remembered as the one whose
+// fields RULE should hold, and the fields are written when something may
+// read them (flushPendingRule). Nothing changes a collection in between:
+// skipped rules touch none, and every evaluated rule calls flushPendingRule
+// first. The msg and logdata macros read no RULE field (Rule.quiet), so
+// expanding them later, on the same collections, gives the same text.
+func (tx *Transaction) skipScreened(r *Rule) {
+	tx.pendingRule = r
+	if r.Msg != nil {
+		tx.pendingMsg = r
+	}
+	if r.LogData != nil {
+		tx.pendingLogData = r
+	}
+}
+
+// flushPendingRule writes the RULE fields skipScreened left pending, as
+// the evaluations it skipped would have left them. next is the rule about
+// to be evaluated, nil when the phase ends: a field next sets before
+// anything can read it is not written (ruleQuietStart: next's msg and
+// logdata read no RULE field, and doEvaluate sets id, msg, rev, logdata
+// and severity before its operator, variables and actions run).
+func (tx *Transaction) flushPendingRule(next *Rule) {
+	if tx.pendingLogData != nil {
+		if next != nil && next.logDataOverwrites {
+			tx.pendingLogData = nil
+		} else {
+			tx.flushPendingLogData()
+		}
+	}
+	r := tx.pendingRule
+	if r == nil {
+		return
+	}
+	m := tx.pendingMsg
+	tx.pendingRule, tx.pendingMsg = nil, nil
+	quiet := next != nil && next.ruleQuietStart
+	col := tx.variables.rule
+	if m != nil && !(quiet && next.Msg != nil) {
+		msg := m.msgConst
+		if !m.msgIsConst {
+			msg = m.Msg.Expand(tx)
+		}
+		tx.ruleSlots.SetFirst(col, 1, "msg", msg)
+	}
+	if quiet {
+		return
+	}
+	tx.ruleSlots.SetFirst(col, 0, "id", r.LogID())
+	tx.ruleSlots.SetFirst(col, 2, "rev", r.Rev_)
+	tx.ruleSlots.SetFirst(col, 4, "severity", r.Severity_.String())
 }
 
 // screenLiterals returns the literal sets and prefilter of a rule that may

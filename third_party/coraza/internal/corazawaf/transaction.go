@@ -153,6 +153,11 @@ type Transaction struct {
 	// pendingLogData is a screened-out rule whose RULE:logdata expansion
 	// has not been made yet (doEvaluate, flushPendingLogData; Rampart fork).
 	pendingLogData *Rule
+	// pendingRule is the last rule RuleGroup.Eval screened out without
+	// evaluating it, whose id, rev and severity are not in RULE yet;
+	// pendingMsg the last of those with a msg (flushPendingRule; Rampart
+	// fork).
+	pendingRule, pendingMsg *Rule
 	// ruleSlots sets the RULE collection's fields: 0 id, 1 msg, 2 rev,
 	// 3 logdata, 4 severity (Rampart fork).
 	ruleSlots collections.KeySlots

@@ -1,0 +1,97 @@
+// Copyright 2026 The Rampart authors
+// SPDX-License-Identifier: Apache-2.0
+
+package coraza_test
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/corazawaf/coraza/v3"
+	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
+)
+
+// ruleFieldRules are screened @pm rules with and without msg, logdata,
+// rev and severity (some of their macros reading other collections), and
+// rules that read what RULE holds after them: a rule without msg or
+// logdata copying the RULE fields into TX, a rule whose msg reads RULE
+// (not skipped), and a screened rule last in the phase.
+const ruleFieldRules = `
+SecRuleEngine On
+SecAction "id:1,phase:2,pass,nolog,setvar:tx.a=1"
+SecRule ARGS "@pm foo bar" "id:11,phase:2,pass,log,msg:'one %{tx.a}',logdata:'ld1 %{MATCHED_VAR}',severity:2,rev:'r1'"
+SecRule ARGS "@pm baz" "id:12,phase:2,pass,log,msg:'two',rev:'r2'"
+SecRule ARGS "@pm qux" "id:13,phase:2,pass,log,severity:4"
+SecAction "id:14,phase:2,pass,nolog,setvar:'tx.seen14=%{rule.id}|%{rule.msg}|%{rule.rev}|%{rule.severity}|%{rule.logdata}'"
+SecRule ARGS "@pm zzz" "id:15,phase:2,pass,log,msg:'five %{tx.a}',logdata:'ld5'"
+SecRule ARGS "@pm www" "id:16,phase:2,pass,log,rev:'r6'"
+SecRule TX:a "@eq 1" "id:17,phase:2,pass,nolog,setvar:'tx.seen17=%{rule.msg}|%{rule.logdata}|%{rule.rev}'"
+SecRule ARGS "@pm vvv" "id:18,phase:2,pass,log,msg:'eight'"
+SecRule ARGS "@pm yyy" "id:19,phase:2,pass,log,msg:'nine %{rule.rev} %{rule.severity} %{rule.msg}',severity:3"
+SecAction "id:20,phase:2,pass,nolog,setvar:'tx.seen20=%{rule.msg}'"
+SecRule ARGS "@pm uuu" "id:21,phase:2,pass,log,msg:'twentyone',logdata:'ld21 %{MATCHED_VAR_NAME}',severity:5,rev:'r21'"
+SecRule ARGS "@pm ttt" "id:22,phase:2,pass,log,rev:'r22'"
+`
+
+// TestScreenedRuleFields compares, with the prescreen on (screened-out
+// quiet rules skipped, their RULE fields written when they may be read)
+// and off, what rules read from RULE and what RULE holds after the phase,
+// for arguments that match every subset of a few of the rules.
+func TestScreenedRuleFields(t *testing.T) {
+	engine := func(prescreen bool) coraza.WAF {
+		w, err := coraza.NewWAF(coraza.NewWAFConfig().WithDirectives(ruleFieldRules).WithPrescreen(prescreen))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	on, off := engine(true), engine(false)
+	words := []string{"foo", "baz", "qux", "zzz", "www", "vvv", "yyy", "uuu", "ttt"}
+	state := func(w coraza.WAF, args []string) string {
+		tx := w.NewTransaction()
+		defer tx.Close()
+		q := url.Values{}
+		for i, a := range args {
+			q.Set(fmt.Sprintf("a%d", i), a)
+		}
+		tx.ProcessURI("/?"+q.Encode(), "GET", "HTTP/1.1")
+		tx.ProcessRequestHeaders()
+		if _, err := tx.ProcessRequestBody(); err != nil {
+			t.Fatal(err)
+		}
+		v := tx.(plugintypes.TransactionState).Variables()
+		var out []string
+		for _, md := range v.TX().FindAll() {
+			if strings.HasPrefix(md.Key(), "seen") {
+				out = append(out, "TX:"+md.Key()+"="+md.Value())
+			}
+		}
+		for _, md := range v.Rule().FindAll() {
+			out = append(out, "RULE:"+md.Key()+"="+md.Value())
+		}
+		var matched []string
+		for _, mr := range tx.MatchedRules() {
+			matched = append(matched, fmt.Sprint(mr.Rule().ID()))
+		}
+		slices.Sort(out)
+		return strings.Join(out, "\n") + "\nmatched " + strings.Join(matched, ",")
+	}
+	for mask := 0; mask < 1<<len(words); mask += 7 { // a spread of subsets
+		var args []string
+		for i, w := range words {
+			if mask&(1<<i) != 0 {
+				args = append(args, "x "+w)
+			}
+		}
+		args = append(args, "plain")
+		if got, want := state(on, args), state(off, args); got != want {
+			t.Fatalf("args %v:\nprescreen on:\n%s\nprescreen off:\n%s", args, got, want)
+		}
+	}
+	if s := state(on, []string{"plain"}); !strings.Contains(s, "RULE:id=22") || !strings.Contains(s, "TX:seen14=14|two||unknown|ld1 \n") || !strings.Contains(s, "TX:seen17=five 1|ld5|\n") {
+		t.Fatalf("the rules did not run as the test expects:\n%s", s)
+	}
+}
