@@ -4,7 +4,6 @@
 package collections
 
 import (
-
 	"github.com/corazawaf/coraza/v3/collection"
 	"github.com/corazawaf/coraza/v3/internal/corazarules"
 )
