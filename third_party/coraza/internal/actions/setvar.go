@@ -59,6 +59,14 @@ type setvarFn struct {
 	value      macro.Macro
 	collection variables.RuleVariable
 	isRemove   bool
+
+	// Rampart fork: keyLower is the lower-cased key when the key macro
+	// is constant (keyConst); valueSign and valueVar split a value that is
+	// "+" or "-" and one variable (macro.SignedVariable).
+	keyConst  bool
+	keyLower  string
+	valueSign byte
+	valueVar  macro.Macro
 }
 
 func (a *setvarFn) Init(_ plugintypes.RuleMetadata, data string) error {
@@ -95,16 +103,31 @@ func (a *setvarFn) Init(_ plugintypes.RuleMetadata, data string) error {
 	}
 
 	if valOk {
-		macro, err := macro.NewMacro(val)
+		m, err := macro.NewMacro(val)
 		if err != nil {
 			return err
 		}
-		a.value = macro
+		a.value = m
+		a.valueSign, a.valueVar, _ = macro.SignedVariable(m)
+	}
+	if a.key != nil {
+		if k, ok := macro.Constant(a.key); ok {
+			a.keyConst, a.keyLower = true, strings.ToLower(k)
+		}
 	}
 	return nil
 }
 
 func (a *setvarFn) Evaluate(r plugintypes.RuleMetadata, tx plugintypes.TransactionState) {
+	// Rampart fork: with a constant key, a "+/-%{var}" value and no debug
+	// line to write, the same steps without expanding the key or joining
+	// the value (addVariable).
+	if a.keyConst && a.valueVar != nil && !a.isRemove {
+		if d, ok := tx.(interface{ DebugOn() bool }); ok && !d.DebugOn() {
+			a.addVariable(r, tx)
+			return
+		}
+	}
 	key := a.key.Expand(tx)
 	value := a.value.Expand(tx)
 	tx.DebugLogger().Debug().
@@ -113,6 +136,61 @@ func (a *setvarFn) Evaluate(r plugintypes.RuleMetadata, tx plugintypes.Transacti
 		Int("rule_id", r.ID()).
 		Msg("Action evaluated")
 	a.evaluateTxCollection(r, tx, strings.ToLower(key), value)
+}
+
+// addVariable is evaluateTxCollection(r, tx, a.keyLower, value) for a
+// value that is a.valueSign followed by the expansion of a.valueVar,
+// without making that string unless it is stored as it is.
+func (a *setvarFn) addVariable(r plugintypes.RuleMetadata, tx plugintypes.TransactionState) {
+	col, ok := tx.Collection(a.collection).(collection.Map)
+	if !ok || col == nil {
+		a.evaluateTxCollection(r, tx, a.keyLower, string(a.valueSign)+a.valueVar.Expand(tx))
+		return
+	}
+	key := a.keyLower
+	rest := a.valueVar.Expand(tx) // value[1:]
+	currentVal := ""
+	if g, ok := col.(interface{ GetFirst(string) (string, bool) }); ok {
+		currentVal, _ = g.GetFirst(key)
+	} else if r := col.Get(key); len(r) > 0 {
+		currentVal = r[0]
+	}
+	val := 0
+	if len(rest) > 0 {
+		var err error
+		if val, err = strconv.Atoi(rest); err != nil {
+			// As evaluateTxCollection: logged when it names a TX
+			// variable, otherwise the value is stored as it is.
+			value := string(a.valueSign) + rest
+			if strings.HasPrefix(rest, "tx.") {
+				tx.DebugLogger().Error().
+					Str("var_value", value).
+					Int("rule_id", r.ID()).
+					Err(err).
+					Msg(value)
+				return
+			}
+			setOne(col, key, value)
+			return
+		}
+	}
+	currentValInt := 0
+	if currentVal != "" {
+		var err error
+		if currentValInt, err = strconv.Atoi(currentVal); err != nil {
+			tx.DebugLogger().Error().
+				Str("var_key", currentVal).
+				Int("rule_id", r.ID()).
+				Err(err).
+				Msg("Invalid value")
+			return
+		}
+	}
+	if a.valueSign == '+' {
+		setOne(col, key, strconv.Itoa(currentValInt+val))
+	} else {
+		setOne(col, key, strconv.Itoa(currentValInt-val))
+	}
 }
 
 func (a *setvarFn) Type() plugintypes.ActionType {

@@ -55,10 +55,13 @@ func (a *skipafterFn) Init(_ plugintypes.RuleMetadata, data string) error {
 }
 
 func (a *skipafterFn) Evaluate(r plugintypes.RuleMetadata, tx plugintypes.TransactionState) {
-	tx.DebugLogger().Debug().
-		Str("value", a.data).
-		Msg("Starting secmarker")
-	tx.(*corazawaf.Transaction).SkipAfter = a.data
+	t := tx.(*corazawaf.Transaction)
+	if t.DebugOn() { // Rampart fork: no event built when it is not logged
+		tx.DebugLogger().Debug().
+			Str("value", a.data).
+			Msg("Starting secmarker")
+	}
+	t.SkipAfter = a.data
 }
 
 func (a *skipafterFn) Type() plugintypes.ActionType {

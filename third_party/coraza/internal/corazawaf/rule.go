@@ -284,7 +284,9 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 	// Rampart fork: a rule the prescreen proves matches no value ends here,
 	// with the RULE collection set as an evaluation without a match leaves it.
 	if chainLevel == chainLevelZero && r.screenSlot != 0 && tx.screenedOut(r) {
-		logger.Debug().Msg("Prescreen: no value can match")
+		if debugOn {
+			logger.Debug().Msg("Prescreen: no value can match")
+		}
 		if deferLogData {
 			tx.pendingLogData = r
 		}
@@ -295,7 +297,9 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 	}
 	// SecMark and SecAction uses nil operator
 	if r.operator == nil {
-		logger.Debug().Msg("Forcing rule to match")
+		if debugOn {
+			logger.Debug().Msg("Forcing rule to match")
+		}
 		// Rampart fork: the match and the list holding it from the
 		// transaction's arena.
 		md := tx.arena.match(variables.Unknown, "", "", 0)
@@ -339,7 +343,9 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 			if debugOn {
 				vLog = logger.With(debuglog.Str("variable", v.Variable.Name()))
 			}
-			vLog.Debug().Msg("Expanding arguments for rule")
+			if debugOn {
+				vLog.Debug().Msg("Expanding arguments for rule")
+			}
 
 			args := make([]string, 1)
 			var errs []error
@@ -590,7 +596,7 @@ func (r *Rule) matchVariable(tx *Transaction, m *corazarules.MatchData, name, lo
 	if rid == noID {
 		rid = r.ParentID_
 	}
-	if m.Variable() != variables.Unknown {
+	if tx.debugOn && m.Variable() != variables.Unknown { // Rampart fork: debugOn
 		tx.DebugLogger().Debug().
 			Int("rule_id", rid).
 			Str("variable_name", m.Variable().Name()).
@@ -605,7 +611,9 @@ func (r *Rule) matchVariable(tx *Transaction, m *corazarules.MatchData, name, lo
 	if !multiphaseEvaluation || r.operator == nil {
 		tx.matchVariable(m, name, lower)
 		for _, a := range r.nondisruptive { // Rampart fork: see Rule.nondisruptive
-			tx.DebugLogger().Debug().Str("action", a.Name).Msg("Evaluating action")
+			if tx.debugOn {
+				tx.DebugLogger().Debug().Str("action", a.Name).Msg("Evaluating action")
+			}
 			a.Function.Evaluate(r, tx)
 		}
 	}

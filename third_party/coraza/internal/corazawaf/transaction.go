@@ -158,6 +158,9 @@ type Transaction struct {
 	// pendingMsg the last of those with a msg (flushPendingRule; Rampart
 	// fork).
 	pendingRule, pendingMsg *Rule
+	// debugOn caches debugLogger.Debug().IsEnabled() (DebugOn; Rampart
+	// fork).
+	debugOn bool
 	// ruleSlots sets the RULE collection's fields: 0 id, 1 msg, 2 rev,
 	// 3 logdata, 4 severity (Rampart fork).
 	ruleSlots collections.KeySlots
@@ -398,7 +401,13 @@ func (tx *Transaction) DebugLogger() debuglog.Logger {
 
 func (tx *Transaction) SetDebugLogLevel(lvl debuglog.Level) {
 	tx.debugLogger = tx.debugLogger.WithLevel(lvl)
+	tx.debugOn = tx.debugLogger.Debug().IsEnabled()
 }
+
+// DebugOn reports whether the transaction's logger writes debug lines:
+// the actions and rule steps run for every match ask it before building
+// a debug event (Rampart fork).
+func (tx *Transaction) DebugOn() bool { return tx.debugOn }
 
 func (tx *Transaction) ResponseBodyReader() (io.Reader, error) {
 	return tx.responseBodyBuffer.Reader()
@@ -492,10 +501,12 @@ func (tx *Transaction) Capturing() bool {
 // that supports capture, like @rx
 func (tx *Transaction) CaptureField(index int, value string) {
 	if tx.Capture {
-		tx.debugLogger.Debug().
-			Int("field", index).
-			Str("value", value).
-			Msg("Capturing field")
+		if tx.debugOn {
+			tx.debugLogger.Debug().
+				Int("field", index).
+				Str("value", value).
+				Msg("Capturing field")
+		}
 		i := strconv.Itoa(index)
 		tx.variables.tx.SetIndex(i, 0, value)
 	}
@@ -664,7 +675,9 @@ func disruptiveAction(name string) corazarules.DisruptiveAction {
 
 // MatchRule Matches a rule to be logged
 func (tx *Transaction) MatchRule(r *Rule, mds []types.MatchData) {
-	tx.debugLogger.Debug().Int("rule_id", r.ID_).Msg("Rule matched")
+	if tx.debugOn {
+		tx.debugLogger.Debug().Int("rule_id", r.ID_).Msg("Rule matched")
+	}
 	// tx.MatchedRules = append(tx.MatchedRules, mr)
 
 	// If the rule is set to audit, we log the transaction to the audit log

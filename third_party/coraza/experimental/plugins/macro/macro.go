@@ -223,3 +223,20 @@ func Constant(m Macro) (string, bool) {
 	}
 	return mm.tokens[0].text, true
 }
+
+// SignedVariable splits a macro that is a constant "+" or "-" followed by
+// one variable, such as setvar's "+%{tx.critical_anomaly_score}", into
+// the sign and a macro of the variable alone, whose expansion the sign
+// precedes (Rampart fork: setvar adds the variable without building the
+// joined string).
+func SignedVariable(m Macro) (byte, Macro, bool) {
+	mm, ok := m.(*macro)
+	if !ok || len(mm.tokens) != 2 {
+		return 0, nil, false
+	}
+	sign, v := mm.tokens[0], mm.tokens[1]
+	if sign.variable != variables.Unknown || (sign.text != "+" && sign.text != "-") || v.variable == variables.Unknown {
+		return 0, nil, false
+	}
+	return sign.text[0], &macro{original: mm.original[1:], tokens: []macroToken{v}}, true
+}

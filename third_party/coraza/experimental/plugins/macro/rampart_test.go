@@ -36,3 +36,32 @@ func TestConstant(t *testing.T) {
 		t.Error("a Macro of another package is constant")
 	}
 }
+
+func TestSignedVariable(t *testing.T) {
+	for in, want := range map[string]string{
+		"+%{tx.critical_anomaly_score}": "+TX:critical_anomaly_score",
+		"-%{TX.a}":                      "-TX:a",
+		"+5":                            "",
+		"%{tx.a}":                       "",
+		"++%{tx.a}":                     "",
+		"+%{tx.a}x":                     "",
+		"x%{tx.a}":                      "",
+	} {
+		m, err := NewMacro(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sign, rest, ok := SignedVariable(m)
+		got := ""
+		if ok {
+			tok := rest.(*macro).tokens
+			got = string(sign) + tok[0].variable.Name() + ":" + tok[0].key
+			if len(tok) != 1 {
+				got += " and more"
+			}
+		}
+		if got != want {
+			t.Errorf("SignedVariable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,65 @@
+// Copyright 2026 The Rampart authors
+// SPDX-License-Identifier: Apache-2.0
+
+package actions
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/corazawaf/coraza/v3/internal/corazawaf"
+)
+
+// TestSetvarSignedVariable compares setvar's path for a constant key and a
+// "+/-%{var}" value (addVariable) with the general one, on current values
+// and variable values that are missing, empty, numbers and not numbers.
+func TestSetvarSignedVariable(t *testing.T) {
+	vals := []*string{nil, ptr(""), ptr("5"), ptr("-3"), ptr("abc"), ptr("tx.other"), ptr("12345678")}
+	for _, sign := range []string{"+", "-"} {
+		for _, cur := range vals {
+			for _, add := range vals {
+				run := func(fast bool) string {
+					tx := corazawaf.NewWAF().NewTransaction()
+					defer tx.Close()
+					txc := tx.Variables().TX()
+					if cur != nil {
+						txc.Set("score", []string{*cur})
+					}
+					if add != nil {
+						txc.Set("add", []string{*add})
+					}
+					a := setvar().(*setvarFn)
+					if err := a.Init(nil, "tx.Score="+sign+"%{tx.add}"); err != nil {
+						t.Fatal(err)
+					}
+					if a.valueVar == nil || !a.keyConst {
+						t.Fatal("the value was not split")
+					}
+					if !fast {
+						a.valueVar = nil // the general path
+					}
+					a.Evaluate(ruleMeta{}, tx)
+					return fmt.Sprint(txc.Get("score"), txc.Get("Score"))
+				}
+				if got, want := run(true), run(false); got != want {
+					t.Errorf("sign %s, current %v, added %v: %s, want %s", sign, show(cur), show(add), got, want)
+				}
+			}
+		}
+	}
+}
+
+type ruleMeta struct{}
+
+func (ruleMeta) ID() int { return 1 }
+func (ruleMeta) ParentID() int { return 0 }
+func (ruleMeta) Status() int   { return 0 }
+
+func ptr(s string) *string { return &s }
+
+func show(s *string) string {
+	if s == nil {
+		return "(missing)"
+	}
+	return fmt.Sprintf("%q", *s)
+}
