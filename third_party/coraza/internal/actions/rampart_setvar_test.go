@@ -51,7 +51,7 @@ func TestSetvarSignedVariable(t *testing.T) {
 
 type ruleMeta struct{}
 
-func (ruleMeta) ID() int { return 1 }
+func (ruleMeta) ID() int       { return 1 }
 func (ruleMeta) ParentID() int { return 0 }
 func (ruleMeta) Status() int   { return 0 }
 
