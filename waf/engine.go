@@ -43,6 +43,9 @@ type Engine struct {
 	waf    coraza.WAF
 	allow  []netip.Prefix
 	deny   []netip.Prefix
+	// logPhase: Close runs the logging phase, whose only output is the
+	// match log (the audit log is off, and verdicts come from phases 1-4).
+	logPhase bool
 }
 
 // Policy returns the effective policy the engine was compiled from.
@@ -70,6 +73,7 @@ func Compile(p api.WAFPolicy, opts Options) (*Engine, error) {
 	cfg := coraza.NewWAFConfig().WithRootFS(coreruleset.FS).WithDirectives(directives(p)).
 		WithPrescreen(!opts.NoPrescreen).WithRecordReuse(!opts.NoPrescreen)
 	if opts.MatchLog != nil {
+		e.logPhase = true
 		var mu sync.Mutex
 		w := opts.MatchLog
 		cfg = cfg.WithErrorCallback(func(mr types.MatchedRule) {
@@ -126,8 +130,19 @@ func Check(p api.WAFPolicy) error {
 			}
 		}
 		// Each rule alone first, so a parse error names its rule.
-		if _, err := coraza.NewWAF(coraza.NewWAFConfig().WithRootFS(coreruleset.FS).WithDirectives(r)); err != nil {
+		logging := 0
+		observe := func(m types.RuleMetadata) {
+			if m.Phase() == types.PhaseLogging && logging == 0 {
+				logging = m.ID()
+			}
+		}
+		cfg := experimental.WAFConfigWithRuleObserver(coraza.NewWAFConfig().WithRootFS(coreruleset.FS), observe)
+		if _, err := coraza.NewWAF(cfg.WithDirectives(r)); err != nil {
 			errs = append(errs, &api.FieldError{Field: field, Msg: parserMessage(err)})
+		} else if logging != 0 {
+			// Tx.Close does not run phase 5: it could not change a
+			// verdict, and its matches would reach no log.
+			errs = append(errs, &api.FieldError{Field: field, Msg: fmt.Sprintf("rule %d runs in the logging phase (5), which the edge does not evaluate: use phases 1-4, whose matches are logged with the request", logging)})
 		}
 	}
 	if len(errs) > 0 {

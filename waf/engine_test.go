@@ -24,6 +24,7 @@ func TestCheckNamesTheBadRule(t *testing.T) {
 		{[]string{`SecRule ARGS "@rx ok" "id:1001,phase:2,deny"`, `SecRule ARGS "@nope x" "id:1002,deny"`}, "waf.custom_rules[1]", "nope"},
 		{[]string{`SecRule ARGS "@rx (" "id:1003,deny"`}, "waf.custom_rules[0]", "missing closing )"},
 		{[]string{`SecRule ARGS "@rx x" "id:1004,phase:2,bogusaction"`}, "waf.custom_rules[0]", "bogusaction"},
+		{[]string{`SecRule ARGS "@rx ok" "id:1007,phase:4,pass"`, `SecAction "id:1008,phase:logging,pass,log"`}, "waf.custom_rules[1]", "rule 1008 runs in the logging phase"},
 		{[]string{`SecRule ARGS "@rx x" "id:4200001,phase:2,deny"`}, "waf.custom_rules[0]", "reserves"},
 		{[]string{`SecRule ARGS "@rx x" "id:1005,phase:2,pass"`, `SecRule ARGS "@rx y" "id:942100,phase:2,pass"`}, "waf.custom_rules[1]", "942100"},
 	} {
@@ -118,6 +119,11 @@ func TestMatchLogAndDetectMode(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), `[id "941100"]`) {
 		t.Fatalf("match log: %s", log.String())
+	}
+	// With a match log Close runs the logging phase: the CRS's
+	// correlation report is in it.
+	if !strings.Contains(log.String(), `[id "980170"]`) {
+		t.Fatalf("no logging-phase line in the match log: %s", log.String())
 	}
 }
 

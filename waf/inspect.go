@@ -169,12 +169,18 @@ func (t *Tx) InspectResponse(resp *http.Response) Result {
 	return t.result(res, it, true)
 }
 
-// Close runs the logging phase and releases the transaction.
+// Close releases the transaction. It runs the logging phase (phase 5)
+// only for an engine with a match log: that phase cannot change a verdict
+// (the response is on its way), Rampart's engines write no audit log, and
+// its rule matches are read by nothing else. The CRS spends it on
+// correlation reports (RESPONSE-980).
 func (t *Tx) Close() {
 	if t == nil {
 		return
 	}
-	t.tx.ProcessLogging()
+	if t.e.logPhase {
+		t.tx.ProcessLogging()
+	}
 	t.tx.Close()
 }
 
