@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -297,6 +299,43 @@ func TestGetFieldOnceSameAsGetField(t *testing.T) {
 		want := show(tx.GetField(rv))
 		if got := show(tx.getFieldOnce(rv)); got != want {
 			t.Errorf("%s:%q count %v: getFieldOnce %s, GetField %s", rv.Variable.Name(), rv.KeyStr, rv.Count, got, want)
+		}
+	}
+}
+
+// TestRequiredLiteral checks the literal requiredLiteral finds in key
+// regexps (the CRS's among them) and that every key a regexp matches
+// contains it, on keys built from the patterns' own pieces.
+func TestRequiredLiteral(t *testing.T) {
+	for pat, want := range map[string]string{
+		`^header_name_920450_`:              "header_name_920450_",
+		`multipart_headers_content_types_*`: "multipart_headers_content_types",
+		`^(?:ab|cd)ef+(gh)`:                 "gh",
+		`(?i)abc`:                           "",
+		`x*`:                                "",
+		`a|b`:                               "",
+		`(?:xy){2,3}z`:                      "xy",
+		`^\x22?\x24version`:                 "$version",
+		`^json\.\d+\.field$`:                ".field",
+		`pre(?:fix)?`:                       "pre",
+		`(?:qqq){0,2}r`:                     "r",
+	} {
+		re := regexp.MustCompile(pat)
+		lit := requiredLiteral(re)
+		if lit != want {
+			t.Errorf("requiredLiteral(%q) = %q, want %q", pat, lit, want)
+		}
+		rng := rand.New(rand.NewSource(int64(len(pat))))
+		pieces := []string{"a", "b", "ab", "cd", "ef", "f", "gh", "xy", "z", "_", "header_name_920450_", "multipart_headers_content_types", "\"", "$version", "json.", "1", ".field", "pre", "fix", "ABC", "\n", "qqq", "r"}
+		for i := 0; i < 20000; i++ {
+			var b strings.Builder
+			for n := rng.Intn(5); n >= 0; n-- {
+				b.WriteString(pieces[rng.Intn(len(pieces))])
+			}
+			k := b.String()
+			if re.MatchString(k) && !strings.Contains(k, lit) {
+				t.Fatalf("%q matches %q, which lacks %q", pat, k, lit)
+			}
 		}
 	}
 }

@@ -77,6 +77,9 @@ type ruleVariableParams struct {
 	// set and KeyRx is not: the MATCHED_VAR_NAME of a match of that key
 	// and its lower-case form, made once (Rampart fork).
 	matchedNames *[2]string
+	// keyRxLiteral is a string every key KeyRx matches contains, "" when
+	// none is known (requiredLiteral; Rampart fork).
+	keyRxLiteral string
 }
 
 // ruleTargetRemoval is a target ctl:ruleRemoveTarget* removed from a rule
@@ -698,6 +701,9 @@ func newRuleVariableParams(v variables.RuleVariable, key string, re *regexp.Rege
 	if key != "" && re == nil {
 		name, lower := matchedVarNames(v, key)
 		p.matchedNames = &[2]string{name, lower}
+	}
+	if re != nil {
+		p.keyRxLiteral = requiredLiteral(re)
 	}
 	return p
 }

@@ -766,7 +766,11 @@ func (tx *Transaction) GetField(rv ruleVariableParams) []types.MatchData {
 	// Now that we have access to the collection, we can apply the exceptions
 	switch {
 	case rv.KeyRx != nil:
-		if m, ok := col.(collection.Keyed); ok {
+		if m, ok := col.(interface {
+			FindRegexLiteral(*regexp.Regexp, string) []types.MatchData
+		}); ok && rv.keyRxLiteral != "" {
+			matches = m.FindRegexLiteral(rv.KeyRx, rv.keyRxLiteral) // Rampart fork
+		} else if m, ok := col.(collection.Keyed); ok {
 			matches = m.FindRegex(rv.KeyRx)
 		} else {
 			// This should probably never happen, selectability is checked at parsing time
