@@ -95,3 +95,39 @@ func TestScreenedRuleFields(t *testing.T) {
 		t.Fatalf("the rules did not run as the test expects:\n%s", s)
 	}
 }
+
+// TestScreenUnmaskedSteps: a chain with a step that may change any value
+// (t:length, t:base64Decode: no identity mask) is applied even to values
+// whose bytes trigger none of its other steps (digits have no class).
+func TestScreenUnmaskedSteps(t *testing.T) {
+	const rules = `
+SecRuleEngine On
+SecRule ARGS "@pm 3" "id:31,phase:2,pass,log,t:none,t:length,msg:'length 3'"
+SecRule ARGS "@pm 7" "id:32,phase:2,pass,log,t:none,t:lowercase,t:length,msg:'length 7'"
+SecRule ARGS "@pm attack" "id:33,phase:2,pass,log,t:none,t:base64Decode,msg:'b64'"
+`
+	matched := func(prescreen bool, arg string) string {
+		w, err := coraza.NewWAF(coraza.NewWAFConfig().WithDirectives(rules).WithPrescreen(prescreen))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx := w.NewTransaction()
+		defer tx.Close()
+		tx.ProcessURI("/?a="+url.QueryEscape(arg), "GET", "HTTP/1.1")
+		tx.ProcessRequestHeaders()
+		if _, err := tx.ProcessRequestBody(); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, mr := range tx.MatchedRules() {
+			ids = append(ids, fmt.Sprint(mr.Rule().ID()))
+		}
+		return strings.Join(ids, ",")
+	}
+	for arg, want := range map[string]string{"124": "31", "1245678": "32", "YXR0YWNr": "33", "12": ""} {
+		on, off := matched(true, arg), matched(false, arg)
+		if on != off || off != want {
+			t.Errorf("a=%q: matched %q with the prescreen, %q without, want %q", arg, on, off, want)
+		}
+	}
+}

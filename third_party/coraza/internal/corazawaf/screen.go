@@ -150,6 +150,10 @@ type screenGroup struct {
 	funcs  []uintptr
 	vars   []variables.RuleVariable // every owner's, each once
 	always []int32                  // slots of the owners without literals
+	// anyTrigger is the union of triggers: a value with none of these
+	// classes goes through the chain unchanged (a step without an identity
+	// mask has every class, and every value has transformations.classAny).
+	anyTrigger uint64
 }
 
 // varSet is a set of variables.RuleVariable.
@@ -220,6 +224,7 @@ func (rg *RuleGroup) EnablePrescreen() {
 					m = ^uint64(0)
 				}
 				grp.triggers = append(grp.triggers, m)
+				grp.anyTrigger |= m
 				var fn uintptr
 				if transformations.Pure(t.Function) {
 					fn = reflect.ValueOf(t.Function).Pointer()
@@ -454,7 +459,8 @@ type screenRaw struct {
 	fold []bool
 	// mask[i] is values[i]'s byte classes (transformations.ClassMask).
 	mask    []uint64
-	anyFold bool // some fold[i] is set
+	anyMask uint64 // the union of mask
+	anyFold bool   // some fold[i] is set
 	// withFound are the i whose search found anything (once scanned).
 	withFound []int32
 }
@@ -569,7 +575,14 @@ func (tx *Transaction) screenGroup(g *screenGroup) {
 	ph := p.phases[g.phase]
 	for _, v := range g.vars {
 		raw := tx.screenRawValues(v)
-		vals := tx.screenValues(g, v, raw)
+		// A chain none of whose steps any value can trigger changes no
+		// value: what screenValues would find out value by value.
+		var vals screenValues
+		if !g.multiMatch && raw.anyMask&g.anyTrigger == 0 {
+			vals.values = raw.values
+		} else {
+			vals = tx.screenValues(g, v, raw)
+		}
 		if vals.rawIndex == nil && sameStrings(vals.values, raw.values) && !raw.anyFold {
 			// The chain changed no value: the raw values' searches
 			// stand, and only the values whose search found something
@@ -790,6 +803,7 @@ func (tx *Transaction) screenRawValues(v variables.RuleVariable) *screenRaw {
 			raw.fold[i] = hasFoldRune(s)
 			raw.anyFold = raw.anyFold || raw.fold[i]
 			raw.mask[i] = transformations.ClassMask(s)
+			raw.anyMask |= raw.mask[i]
 		}
 	}
 	return raw

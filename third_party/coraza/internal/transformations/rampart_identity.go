@@ -73,9 +73,15 @@ var byteClass = func() (t [256]uint64) {
 	return t
 }()
 
-// ClassMask returns the classes of the bytes of s, for IdentityTriggers.
+// classAny is in every value's mask, even the empty string's: a step
+// without an identity mask (its triggers all ones) is never skipped, also
+// for a value whose bytes are in no class (digits, "<>", "").
+const classAny = 1 << 63
+
+// ClassMask returns the classes of the bytes of s, and classAny, for
+// IdentityTriggers.
 func ClassMask(s string) uint64 {
-	var m uint64
+	m := uint64(classAny)
 	for i := 0; i < len(s); i++ {
 		m |= byteClass[s[i]]
 	}
