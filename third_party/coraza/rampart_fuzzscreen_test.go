@@ -1,0 +1,147 @@
+// Copyright 2026 The Rampart authors
+// SPDX-License-Identifier: Apache-2.0
+
+package coraza_test
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math/rand"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/corazawaf/coraza/v3"
+)
+
+// TestPrescreenRandomRules compares engines with and without the prescreen
+// on random rules (random transformation chains, multiMatch, the
+// operators the prescreen screens) and random requests built from bytes
+// and sequences the transformations act on: the prescreen must never
+// change which rules match, nor how many values each matched.
+func TestPrescreenRandomRules(t *testing.T) {
+	seeds := 6
+	if testing.Short() {
+		seeds = 2
+	}
+	for seed := int64(1); seed <= int64(seeds); seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		rules := randomRules(rng, 150)
+		on, err := coraza.NewWAF(coraza.NewWAFConfig().WithDirectives(rules).WithPrescreen(true))
+		if err != nil {
+			t.Fatalf("seed %d: %v\n%s", seed, err, rules)
+		}
+		off, err := coraza.NewWAF(coraza.NewWAFConfig().WithDirectives(rules).WithPrescreen(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		matchedAny := 0
+		for i := 0; i < 400; i++ {
+			req := randomRequest(rng)
+			got, want := screenOutcome(t, on, req), screenOutcome(t, off, req)
+			if got != want {
+				t.Fatalf("seed %d, request %+v:\nprescreen on:  %s\nprescreen off: %s", seed, req, got, want)
+			}
+			if want != "" {
+				matchedAny++
+			}
+		}
+		if matchedAny < 100 {
+			t.Fatalf("seed %d: only %d of 400 requests matched a rule: the test does not reach the rules", seed, matchedAny)
+		}
+	}
+}
+
+type screenRequest struct {
+	query  string
+	header [2]string
+	cookie string
+}
+
+func screenOutcome(t *testing.T, w coraza.WAF, r screenRequest) string {
+	tx := w.NewTransaction()
+	defer tx.Close()
+	tx.ProcessURI("/p/"+url.PathEscape(r.header[1])+"?"+r.query, "GET", "HTTP/1.1")
+	tx.AddRequestHeader(r.header[0], r.header[1])
+	tx.AddRequestHeader("Cookie", r.cookie)
+	tx.ProcessRequestHeaders()
+	if _, err := tx.ProcessRequestBody(); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, mr := range tx.MatchedRules() {
+		out = append(out, fmt.Sprintf("%d/%d", mr.Rule().ID(), len(mr.MatchedDatas())))
+	}
+	slices.Sort(out)
+	return strings.Join(out, " ")
+}
+
+var (
+	screenTransformations = []string{"lowercase", "uppercase", "urlDecode", "urlDecodeUni", "htmlEntityDecode", "jsDecode",
+		"cssDecode", "escapeSeqDecode", "removeWhitespace", "compressWhitespace", "replaceComments", "removeComments",
+		"removeCommentsChar", "removeNulls", "replaceNulls", "cmdLine", "normalizePath", "normalizePathWin", "trim",
+		"trimLeft", "trimRight", "utf8toUnicode", "length", "base64Decode", "base64DecodeExt", "hexDecode", "hexEncode",
+		"sha1", "md5", "base64Encode", "urlEncode"}
+	screenVariables = []string{"ARGS", "ARGS_NAMES", "REQUEST_HEADERS", "REQUEST_URI", "REQUEST_FILENAME", "REQUEST_COOKIES", "REQUEST_COOKIES_NAMES", "REQUEST_BASENAME"}
+	screenLiterals  = []string{"attack", "AtTack", "a<b", "/etc/", "3", "41", "ab", "select", "<script", "k", "s", "é", "..", "x y", "1", "=", "0", "5a", "--", "a b", "\\"}
+	screenPieces    = []string{"a", "B", "k", "s", "3", "1", "0", "9", "%41", "%2f", "%2F", "%u0041", "+", "&lt;", "&#x41;", "&#65;", "\\x41",
+		"\\u0041", "\\", "/*", "*/", "--", "#", " ", "\t", "\n", "\x00", "é", "\u212a", "\u017f", "'", "\"", "^", ";", ",", "(", ")",
+		"<", ">", "=", "/", "..", ".", "_", "-", "attack", "ATTACK", "select", "etc", "script",
+		base64.StdEncoding.EncodeToString([]byte("attack")), "616263", "YWI=", "61", "x y", "abc"}
+)
+
+func randomRules(rng *rand.Rand, n int) string {
+	var b strings.Builder
+	b.WriteString("SecRuleEngine On\n")
+	for i := 0; i < n; i++ {
+		var vars []string
+		for k := rng.Intn(3); k >= 0; k-- {
+			vars = append(vars, screenVariables[rng.Intn(len(screenVariables))])
+		}
+		var op string
+		switch rng.Intn(8) {
+		case 0:
+			op = "@detectXSS"
+		case 1:
+			op = "@detectSQLi"
+		case 2:
+			op = "@validateByteRange 32-126"
+		default:
+			var lits []string
+			for k := rng.Intn(3); k >= 0; k-- {
+				lits = append(lits, screenLiterals[rng.Intn(len(screenLiterals))])
+			}
+			op = "@pm " + strings.Join(lits, " ")
+		}
+		acts := []string{fmt.Sprintf("id:%d", 1000+i), "phase:2", "pass", "log", "t:none"}
+		for k := rng.Intn(4); k > 0; k-- {
+			acts = append(acts, "t:"+screenTransformations[rng.Intn(len(screenTransformations))])
+		}
+		if rng.Intn(5) == 0 {
+			acts = append(acts, "multiMatch")
+		}
+		fmt.Fprintf(&b, "SecRule %s %q %q\n", strings.Join(vars, "|"), op, strings.Join(acts, ","))
+	}
+	return b.String()
+}
+
+func randomValue(rng *rand.Rand) string {
+	var b strings.Builder
+	for k := rng.Intn(6); k >= 0; k-- {
+		b.WriteString(screenPieces[rng.Intn(len(screenPieces))])
+	}
+	return b.String()
+}
+
+func randomRequest(rng *rand.Rand) screenRequest {
+	q := url.Values{}
+	for k := rng.Intn(3); k >= 0; k-- {
+		q.Add(randomValue(rng), randomValue(rng))
+	}
+	return screenRequest{
+		query:  q.Encode(),
+		header: [2]string{"X-" + fmt.Sprint(rng.Intn(3)), randomValue(rng)},
+		cookie: url.QueryEscape(randomValue(rng)) + "=" + url.QueryEscape(randomValue(rng)),
+	}
+}
