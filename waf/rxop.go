@@ -43,11 +43,18 @@ func registerOperators() {
 type rx struct {
 	re     *regexp.Regexp
 	filter *rxprefilter.Filter
+	// line is re without Coraza's added multi-line flag, kept when that
+	// anchors it at the start of the text (see lineAnchored).
+	line *regexp.Regexp
+	// start splits a pattern that begins with (?:^|X) (see startSplit).
+	start *startSplit
 }
 
 type rxCompiled struct {
 	re     *regexp.Regexp
 	filter *rxprefilter.Filter
+	line   *regexp.Regexp
+	start  *startSplit
 }
 
 func newRx(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
@@ -62,7 +69,7 @@ func newRx(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
 		if err != nil {
 			return nil, err
 		}
-		c := &rxCompiled{re: re}
+		c := &rxCompiled{re: re, line: lineAnchored(options.Arguments), start: newStartSplit(options.Arguments)}
 		// regexp.Compile parses with syntax.Perl: the same tree.
 		if parsed, err := syntax.Parse(data, syntax.Perl); err == nil {
 			if f := rxprefilter.New(parsed); !f.Trivial() {
@@ -75,19 +82,109 @@ func newRx(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
 		return nil, err
 	}
 	rc := c.(*rxCompiled)
-	return &rx{re: rc.re, filter: rc.filter}, nil
+	return &rx{re: rc.re, filter: rc.filter, line: rc.line, start: rc.start}, nil
+}
+
+// startSplit is a pattern of the form (?:^|X)Y — the CRS's command
+// injection rules, (?:^|b["'...]*u...x...)(?:commands) — taken apart for
+// values without a newline, where ^ can only match at the start: a match
+// is Y at the start (anchored, a regexp that gives up after a few bytes)
+// or XY somewhere (rest, a prefilter). The prefilter of the whole pattern
+// cannot use Y's literals, because the ^ branch needs none of X's; split,
+// a value such as "blue widgets" is ruled out without running the
+// regexp.
+type startSplit struct {
+	anchored *regexp.Regexp
+	rest     *rxprefilter.Filter
+}
+
+// newStartSplit returns the split of pattern (with Coraza's dot-all, and
+// without its multi-line flag: the split is used only on values without
+// a newline), nil when pattern does not begin with such an alternation or
+// the XY branch has no prefilter.
+func newStartSplit(pattern string) *startSplit {
+	parsed, err := syntax.Parse("(?s)"+pattern, syntax.Perl)
+	if err != nil || parsed.Op != syntax.OpConcat || len(parsed.Sub) < 2 || parsed.Sub[0].Op != syntax.OpAlternate {
+		return nil
+	}
+	alt := parsed.Sub[0]
+	var others []*syntax.Regexp
+	begins := false
+	for _, b := range alt.Sub {
+		if b.Op == syntax.OpBeginText {
+			begins = true
+		} else {
+			others = append(others, b)
+		}
+	}
+	if !begins || len(others) == 0 {
+		return nil
+	}
+	y := parsed.Sub[1:]
+	anchored := &syntax.Regexp{Op: syntax.OpConcat, Flags: parsed.Flags,
+		Sub: append([]*syntax.Regexp{{Op: syntax.OpBeginText, Flags: alt.Flags}}, y...)}
+	x := others[0]
+	if len(others) > 1 {
+		x = &syntax.Regexp{Op: syntax.OpAlternate, Flags: alt.Flags, Sub: others}
+	}
+	xy := &syntax.Regexp{Op: syntax.OpConcat, Flags: parsed.Flags, Sub: append([]*syntax.Regexp{x}, y...)}
+	rest := rxprefilter.New(xy)
+	if rest.Trivial() {
+		return nil
+	}
+	re, err := regexp.Compile(anchored.String())
+	if err != nil {
+		return nil
+	}
+	return &startSplit{anchored: re, rest: rest}
+}
+
+// mayMatch is false only when the pattern cannot match value, which holds
+// no newline.
+func (s *startSplit) mayMatch(value string) bool {
+	return s.rest.MayMatch(value) || s.anchored.MatchString(value)
+}
+
+// lineAnchored compiles pattern with dot-all but without Coraza's
+// multi-line flag, and returns it when that makes it anchored at the
+// start of the text; nil otherwise. On a value without a newline the two
+// are the same regexp: multi-line ^ and $ match at the start and end of a
+// line, and such a value is one line. Go's regexp then tries a match at
+// the first position only (and a pattern that leaves one way through
+// matches without backtracking), where with the flag it tries every
+// position after a newline it has to look for: the CRS anchors many
+// patterns with ^ (the request line, methods, Host, header names).
+func lineAnchored(pattern string) *regexp.Regexp {
+	expr := "(?s)" + pattern
+	parsed, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	prog, err := syntax.Compile(parsed.Simplify())
+	if err != nil || prog.StartCond()&syntax.EmptyBeginText == 0 {
+		return nil
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil
+	}
+	return re
 }
 
 func (o *rx) Evaluate(tx plugintypes.TransactionState, value string) bool {
-	if o.filter != nil && !o.filter.MayMatch(value) {
+	if (o.filter != nil || o.start != nil) && !o.MayMatch(value) {
 		return false
 	}
+	re := o.re
+	if o.line != nil && strings.IndexByte(value, '\n') < 0 {
+		re = o.line
+	}
 	if !tx.Capturing() {
-		return o.re.MatchString(value)
+		return re.MatchString(value)
 	}
 	// As Coraza: groups 0-8 become TX.0-TX.8; a group that did not take
 	// part is set to "".
-	match := o.re.FindStringSubmatchIndex(value)
+	match := re.FindStringSubmatchIndex(value)
 	if match == nil {
 		return false
 	}
@@ -119,7 +216,10 @@ func (o *rx) ScreenLiterals() ([][]string, bool) {
 // MayMatch implements plugintypes.OperatorPrefilter: false only when the
 // regexp does not match value.
 func (o *rx) MayMatch(value string) bool {
-	return o.filter.MayMatch(value)
+	if o.filter != nil && !o.filter.MayMatch(value) {
+		return false
+	}
+	return o.start == nil || strings.IndexByte(value, '\n') >= 0 || o.start.mayMatch(value)
 }
 
 // binaryRx is Coraza's @rx for patterns matching arbitrary bytes: the

@@ -276,4 +276,110 @@ func TestRxOperatorCaptures(t *testing.T) {
 	if res.Reject {
 		t.Fatalf("no match expected: %+v", res)
 	}
+	// The pattern is anchored at the start of a line: on a value with a
+	// newline it matches the second line (Coraza's multi-line mode).
+	r = benchRequest("GET", "/?a=q%0Axx-zzz", nil)
+	tx, res = e.InspectRequest(r, benchClient)
+	tx.Close()
+	if !res.Reject || res.Status != 418 {
+		t.Fatalf("second line: %+v", res)
+	}
+}
+
+// TestLineAnchoredSameAsMultiline: for every CRS pattern that has a
+// single-line variant (lineAnchored), the variant finds the same match and
+// the same groups as the (?sm) regexp on every corpus input without a
+// newline, and on the anchored patterns' own generated matches.
+func TestLineAnchoredSameAsMultiline(t *testing.T) {
+	patterns := crsPatterns(t)
+	inputs := corpus(t)
+	variants := 0
+	for _, p := range patterns {
+		line := lineAnchored(p)
+		if line == nil {
+			continue
+		}
+		variants++
+		re := regexp.MustCompile("(?sm)" + p)
+		check := func(s string) {
+			if strings.IndexByte(s, '\n') >= 0 {
+				return
+			}
+			if got, want := line.FindStringSubmatchIndex(s), re.FindStringSubmatchIndex(s); !slices.Equal(got, want) {
+				t.Fatalf("%q on %q: single-line %v, multi-line %v", p, s, got, want)
+			}
+		}
+		for _, s := range inputs {
+			check(s)
+		}
+		// Inputs the pattern matches, so that matches and groups are
+		// compared too, not only misses.
+		parsed, err := syntax.Parse("(?s)"+p, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rnd := rand.New(rand.NewPCG(5, 6))
+		for i := 0; i < 200; i++ {
+			var b strings.Builder
+			rxgen.Generate(parsed, rnd, &b)
+			s := b.String()
+			check(s)
+			check(s + " trailing")
+			check("leading " + s)
+		}
+	}
+	if variants < 20 {
+		t.Fatalf("only %d CRS patterns have a single-line variant: lineAnchored is broken", variants)
+	}
+	t.Logf("%d of %d CRS patterns have a single-line variant", variants, len(patterns))
+}
+
+// TestStartSplitSound: for every CRS pattern beginning with (?:^|X), the
+// split (an anchored regexp for the ^ branch, a prefilter for the other)
+// says "may match" for every corpus input without a newline the pattern
+// matches, and for generated matches of the pattern.
+func TestStartSplitSound(t *testing.T) {
+	patterns := crsPatterns(t)
+	inputs := corpus(t)
+	splits, ruledOut := 0, 0
+	for _, p := range patterns {
+		sp := newStartSplit(p)
+		if sp == nil {
+			continue
+		}
+		splits++
+		re := regexp.MustCompile("(?sm)" + p)
+		check := func(s string) {
+			if strings.IndexByte(s, '\n') >= 0 {
+				return
+			}
+			may := sp.mayMatch(s)
+			if !may {
+				ruledOut++
+			}
+			if !may && re.MatchString(s) {
+				t.Fatalf("%q matches %q, which its split rules out", p, s)
+			}
+		}
+		for _, s := range inputs {
+			check(s)
+		}
+		parsed, err := syntax.Parse("(?s)"+p, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rnd := rand.New(rand.NewPCG(7, 8))
+		for i := 0; i < 300; i++ {
+			var b strings.Builder
+			rxgen.Generate(parsed, rnd, &b)
+			s := b.String()
+			check(s)
+			check("x " + s)
+			check(s + " x")
+		}
+	}
+	if splits < 5 {
+		t.Fatalf("only %d CRS patterns split: newStartSplit is broken", splits)
+	}
+	t.Logf("%d CRS patterns split; %d checks ruled out", splits, ruledOut)
 }
