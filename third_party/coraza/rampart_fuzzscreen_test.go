@@ -17,7 +17,8 @@ import (
 
 // TestPrescreenRandomRules compares engines with and without the prescreen
 // on random rules (random transformation chains, multiMatch, the
-// operators the prescreen screens) and random requests built from bytes
+// operators the prescreen screens: @pm, @contains, @beginsWith, @endsWith,
+// @streq, @detectXSS, @detectSQLi, @validateByteRange) and random requests built from bytes
 // and sequences the transformations act on: the prescreen must never
 // change which rules match, nor how many values each matched.
 func TestPrescreenRandomRules(t *testing.T) {
@@ -87,7 +88,7 @@ var (
 	screenLiterals  = []string{"attack", "AtTack", "a<b", "/etc/", "3", "41", "ab", "select", "<script", "k", "s", "é", "..", "x y", "1", "=", "0", "5a", "--", "a b", "\\"}
 	screenPieces    = []string{"a", "B", "k", "s", "3", "1", "0", "9", "%41", "%2f", "%2F", "%u0041", "+", "&lt;", "&#x41;", "&#65;", "\\x41",
 		"\\u0041", "\\", "/*", "*/", "--", "#", " ", "\t", "\n", "\x00", "é", "\u212a", "\u017f", "'", "\"", "^", ";", ",", "(", ")",
-		"<", ">", "=", "/", "..", ".", "_", "-", "attack", "ATTACK", "select", "etc", "script",
+		"<", ">", "=", "/", "..", ".", "_", "-", "attack", "ATTACK", "AtTack", "select", "etc", "script",
 		base64.StdEncoding.EncodeToString([]byte("attack")), "616263", "YWI=", "61", "x y", "abc"}
 )
 
@@ -100,13 +101,16 @@ func randomRules(rng *rand.Rand, n int) string {
 			vars = append(vars, screenVariables[rng.Intn(len(screenVariables))])
 		}
 		var op string
-		switch rng.Intn(8) {
+		switch rng.Intn(12) {
 		case 0:
 			op = "@detectXSS"
 		case 1:
 			op = "@detectSQLi"
 		case 2:
 			op = "@validateByteRange 32-126"
+		case 3, 4, 5, 6:
+			op = []string{"@contains ", "@beginsWith ", "@endsWith ", "@streq "}[rng.Intn(4)] +
+				screenLiterals[rng.Intn(len(screenLiterals))]
 		default:
 			var lits []string
 			for k := rng.Intn(3); k >= 0; k-- {
