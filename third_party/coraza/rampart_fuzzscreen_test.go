@@ -96,38 +96,58 @@ func randomRules(rng *rand.Rand, n int) string {
 	var b strings.Builder
 	b.WriteString("SecRuleEngine On\n")
 	for i := 0; i < n; i++ {
-		var vars []string
-		for k := rng.Intn(3); k >= 0; k-- {
-			vars = append(vars, screenVariables[rng.Intn(len(screenVariables))])
+		// A quarter are chains of two or three rules.
+		links := 1
+		if rng.Intn(4) == 0 {
+			links += 1 + rng.Intn(2)
 		}
-		var op string
-		switch rng.Intn(12) {
-		case 0:
-			op = "@detectXSS"
-		case 1:
-			op = "@detectSQLi"
-		case 2:
-			op = "@validateByteRange 32-126"
-		case 3, 4, 5, 6:
-			op = []string{"@contains ", "@beginsWith ", "@endsWith ", "@streq "}[rng.Intn(4)] +
-				screenLiterals[rng.Intn(len(screenLiterals))]
-		default:
-			var lits []string
-			for k := rng.Intn(3); k >= 0; k-- {
-				lits = append(lits, screenLiterals[rng.Intn(len(screenLiterals))])
-			}
-			op = "@pm " + strings.Join(lits, " ")
+		for l := 0; l < links; l++ {
+			b.WriteString(randomRule(rng, 1000+i, l, l < links-1))
 		}
-		acts := []string{fmt.Sprintf("id:%d", 1000+i), "phase:2", "pass", "log", "t:none"}
-		for k := rng.Intn(4); k > 0; k-- {
-			acts = append(acts, "t:"+screenTransformations[rng.Intn(len(screenTransformations))])
-		}
-		if rng.Intn(5) == 0 {
-			acts = append(acts, "multiMatch")
-		}
-		fmt.Fprintf(&b, "SecRule %s %q %q\n", strings.Join(vars, "|"), op, strings.Join(acts, ","))
 	}
 	return b.String()
+}
+
+// randomRule is one SecRule: the chain's parent (link 0, with an id) or a
+// chained rule, with the chain action when more follow.
+func randomRule(rng *rand.Rand, id, link int, chain bool) string {
+	var vars []string
+	for k := rng.Intn(3); k >= 0; k-- {
+		vars = append(vars, screenVariables[rng.Intn(len(screenVariables))])
+	}
+	var op string
+	switch rng.Intn(12) {
+	case 0:
+		op = "@detectXSS"
+	case 1:
+		op = "@detectSQLi"
+	case 2:
+		op = "@validateByteRange 32-126"
+	case 3, 4, 5, 6:
+		op = []string{"@contains ", "@beginsWith ", "@endsWith ", "@streq "}[rng.Intn(4)] +
+			screenLiterals[rng.Intn(len(screenLiterals))]
+	default:
+		var lits []string
+		for k := rng.Intn(3); k >= 0; k-- {
+			lits = append(lits, screenLiterals[rng.Intn(len(screenLiterals))])
+		}
+		op = "@pm " + strings.Join(lits, " ")
+	}
+	var acts []string
+	if link == 0 {
+		acts = append(acts, fmt.Sprintf("id:%d", id), "phase:2", "pass", "log")
+	}
+	acts = append(acts, "t:none")
+	for k := rng.Intn(4); k > 0; k-- {
+		acts = append(acts, "t:"+screenTransformations[rng.Intn(len(screenTransformations))])
+	}
+	if rng.Intn(5) == 0 {
+		acts = append(acts, "multiMatch")
+	}
+	if chain {
+		acts = append(acts, "chain")
+	}
+	return fmt.Sprintf("SecRule %s %q %q\n", strings.Join(vars, "|"), op, strings.Join(acts, ","))
 }
 
 func randomValue(rng *rand.Rand) string {

@@ -286,7 +286,7 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 	tx.ruleSlots.SetFirst(ruleCol, 4, "severity", r.Severity_.String())
 	// Rampart fork: a rule the prescreen proves matches no value ends here,
 	// with the RULE collection set as an evaluation without a match leaves it.
-	if chainLevel == chainLevelZero && r.screenSlot != 0 && tx.screenedOut(r) {
+	if r.screenSlot != 0 && tx.screenedOut(r) {
 		if debugOn {
 			logger.Debug().Msg("Prescreen: no value can match")
 		}

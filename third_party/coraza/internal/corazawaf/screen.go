@@ -29,10 +29,12 @@ package corazawaf
 //     the prefilter lets through is skipped.
 //
 // A rule is screened only when skipping it cannot change anything:
-//   - it is a parent rule with an operator that is not negated and that
-//     implements plugintypes.OperatorScreener (an operator that matches
-//     nothing leaves no trace: no captures, no matched variables, no
-//     actions run);
+//   - it has an operator that is not negated and that implements
+//     plugintypes.OperatorScreener (an operator that matches nothing
+//     leaves no trace: no captures, no matched variables, no actions run);
+//     a chained rule is screened in its parent's phase, in which it runs
+//     when the parent has matched: screened out, it ends the chain without
+//     a match as its evaluation would;
 //   - a multiMatch rule is screened with every intermediate value of its
 //     chain, as Rule.executeTransformationsMultimatch makes them;
 //   - every variable is one of screenVariables, collections that are filled
@@ -184,21 +186,25 @@ func (rg *RuleGroup) EnablePrescreen() {
 	var keys []groupKey
 	var members [][]member
 	for i := range rg.rules {
-		r := &rg.rules[i]
-		r.screenSlot = 0
-		l, pf, ok := screenLiterals(r)
-		if !ok {
-			continue
+		// A chained rule is screened too, in its parent's phase: it runs
+		// when its parent matched, on the phase's values.
+		parent := &rg.rules[i]
+		for r := parent; r != nil; r = r.Chain {
+			r.screenSlot = 0
+			l, pf, ok := screenLiterals(r, parent.Phase_)
+			if !ok {
+				continue
+			}
+			k := groupKey{phase: parent.Phase_, chain: r.transformationsID, multiMatch: r.MultiMatch}
+			g, ok := index[k]
+			if !ok {
+				g = len(keys)
+				index[k] = g
+				keys = append(keys, k)
+				members = append(members, nil)
+			}
+			members[g] = append(members[g], member{rule: r, sets: l, pf: pf})
 		}
-		k := groupKey{phase: r.Phase_, chain: r.transformationsID, multiMatch: r.MultiMatch}
-		g, ok := index[k]
-		if !ok {
-			g = len(keys)
-			index[k] = g
-			keys = append(keys, k)
-			members = append(members, nil)
-		}
-		members[g] = append(members[g], member{rule: r, sets: l, pf: pf})
 	}
 	p := &screenPlan{}
 	for phase := types.PhaseRequestHeaders; phase <= types.PhaseLogging; phase++ {
@@ -367,9 +373,9 @@ func (tx *Transaction) flushPendingRule(next *Rule) {
 
 // screenLiterals returns the literal sets and prefilter of a rule that may
 // be screened.
-func screenLiterals(r *Rule) ([][]string, plugintypes.OperatorPrefilter, bool) {
-	if r.ParentID_ != noID || r.operator == nil || r.operator.Negation ||
-		r.Phase_ < types.PhaseRequestHeaders || r.Phase_ > types.PhaseLogging || len(r.variables) == 0 {
+func screenLiterals(r *Rule, phase types.RulePhase) ([][]string, plugintypes.OperatorPrefilter, bool) {
+	if r.operator == nil || r.operator.Negation ||
+		phase < types.PhaseRequestHeaders || phase > types.PhaseLogging || len(r.variables) == 0 {
 		return nil, nil, false
 	}
 	for _, v := range r.variables {
