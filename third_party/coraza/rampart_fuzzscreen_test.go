@@ -95,7 +95,18 @@ var (
 func randomRules(rng *rand.Rand, n int) string {
 	var b strings.Builder
 	b.WriteString("SecRuleEngine On\n")
+	// TX variables for the rules that compare them (evaluated ahead of
+	// the rule by the engine): set from the request, so they vary, from
+	// values that come one at a time (a collection's order is a map's).
+	b.WriteString(`SecRule REQUEST_HEADERS:X-1 "@rx ^(.)" "id:900,phase:2,pass,nolog,capture,setvar:tx.first=%{tx.1}"` + "\n")
+	b.WriteString(`SecRule &ARGS "@ge 2" "id:901,phase:2,pass,nolog,setvar:tx.many=1"` + "\n")
 	for i := 0; i < n; i++ {
+		if rng.Intn(6) == 0 {
+			fmt.Fprintf(&b, "SecRule %sTX:%s %q \"id:%d,phase:2,pass,log,t:none,msg:'tx %%{tx.first}'\"\n",
+				[]string{"", "&"}[rng.Intn(2)], []string{"first", "many", "none"}[rng.Intn(3)],
+				[]string{"@eq 1", "@lt 1", "@ge 1", "@streq a", "@within abc", "!@eq 0", "@contains B"}[rng.Intn(7)], 2000+i)
+			continue
+		}
 		// A quarter are chains of two or three rules.
 		links := 1
 		if rng.Intn(4) == 0 {

@@ -28,6 +28,8 @@ SecRule ARGS "@pm qux" "id:13,phase:2,pass,log,severity:4"
 SecAction "id:14,phase:2,pass,nolog,setvar:'tx.seen14=%{rule.id}|%{rule.msg}|%{rule.rev}|%{rule.severity}|%{rule.logdata}'"
 SecRule ARGS "@pm zzz" "id:15,phase:2,pass,log,msg:'five %{tx.a}',logdata:'ld5'"
 SecRule ARGS "@pm www" "id:16,phase:2,pass,log,rev:'r6'"
+SecRule TX:a "@eq 5" "id:23,phase:2,pass,log,msg:'twentythree %{tx.a}',logdata:'ld23 %{MATCHED_VAR}',rev:'r23',severity:1"
+SecRule &TX:nope "@eq 1" "id:24,phase:2,pass,log,rev:'r24'"
 SecRule TX:a "@eq 1" "id:17,phase:2,pass,nolog,setvar:'tx.seen17=%{rule.msg}|%{rule.logdata}|%{rule.rev}'"
 SecRule ARGS "@pm vvv" "id:18,phase:2,pass,log,msg:'eight'"
 SecRule ARGS "@pm yyy" "id:19,phase:2,pass,log,msg:'nine %{rule.rev} %{rule.severity} %{rule.msg}',severity:3"
@@ -91,7 +93,7 @@ func TestScreenedRuleFields(t *testing.T) {
 			t.Fatalf("args %v:\nprescreen on:\n%s\nprescreen off:\n%s", args, got, want)
 		}
 	}
-	if s := state(on, []string{"plain"}); !strings.Contains(s, "RULE:id=22") || !strings.Contains(s, "TX:seen14=14|two||unknown|ld1 \n") || !strings.Contains(s, "TX:seen17=five 1|ld5|\n") {
+	if s := state(on, []string{"plain"}); !strings.Contains(s, "RULE:id=22") || !strings.Contains(s, "TX:seen14=14|two||unknown|ld1 \n") || !strings.Contains(s, "TX:seen17=twentythree 1|ld23 |\n") {
 		t.Fatalf("the rules did not run as the test expects:\n%s", s)
 	}
 }

@@ -296,11 +296,12 @@ RulesLoop:
 			tx.variables.matchedVars.Reset()
 		}
 
-		// Rampart fork: a quiet rule the prescreen rules out is not
+		// Rampart fork: a quiet rule the prescreen rules out, or a
+		// fastReject rule whose operator does not match, is not
 		// evaluated; its RULE fields are written when they may be read
 		// (Transaction.skipScreened). Not while warnings or debug lines
 		// are logged: a macro expansion that is never made would not log.
-		if r.quiet && quietSkips && tx.screenedOut(r) {
+		if quietSkips && (r.quiet && tx.screenedOut(r) || r.fastReject && tx.rejects(r)) {
 			tx.skipScreened(r)
 			usedRules++
 			continue

@@ -52,6 +52,7 @@ import (
 	"math/bits"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/corazawaf/coraza/v3/experimental/plugins/macro"
@@ -303,6 +304,7 @@ func (rg *RuleGroup) EnablePrescreen() {
 			r.ruleQuietStart = msgQuiet && (r.LogData == nil || !macro.MayRead(r.LogData, variables.Rule))
 			r.quiet = r.screenSlot != 0 && r.ParentID_ == noID && msgQuiet &&
 				(r.LogData == nil || r.logDataDeferrable)
+			r.fastReject = r.ParentID_ == noID && r.ruleQuietStart && fastRejectable(r)
 		}
 	}
 }
@@ -317,8 +319,9 @@ func (tx *Transaction) flushPendingLogData() {
 }
 
 // skipScreened is what RuleGroup.Eval does instead of evaluating r, a
-// quiet rule the prescreen rules out (Rule.quiet): an evaluation would only
-// set the RULE collection's fields, so r is remembered as the one whose
+// quiet rule the prescreen rules out (Rule.quiet) or a fastReject rule
+// that does not match (rejects): an evaluation would only set the RULE
+// collection's fields, so r is remembered as the one whose
 // fields RULE should hold, and the fields are written when something may
 // read them (flushPendingRule). Nothing changes a collection in between:
 // skipped rules touch none, and every evaluated rule calls flushPendingRule
@@ -332,6 +335,43 @@ func (tx *Transaction) skipScreened(r *Rule) {
 	if r.LogData != nil {
 		tx.pendingLogData = r
 	}
+}
+
+// fastRejectable reports whether r's operator can be evaluated ahead of
+// r: one TX variable by name, no transformations, capture or multiMatch,
+// and a pure operator whose argument names no RULE field.
+func fastRejectable(r *Rule) bool {
+	if r.operator == nil || len(r.variables) != 1 || len(r.transformations) != 0 || r.Capture || r.MultiMatch {
+		return false
+	}
+	v := &r.variables[0]
+	if v.Variable != variables.TX || v.KeyRx != nil || v.KeyStr == "" || len(v.Exceptions) != 0 {
+		return false
+	}
+	if _, ok := r.operator.Operator.(plugintypes.OperatorPure); !ok {
+		return false
+	}
+	return !strings.Contains(strings.ToLower(r.operator.Data), "rule")
+}
+
+// rejects reports whether r, a fastReject rule, matches nothing: its
+// operator on the TX variable's value (or, for &TX:name, the number of
+// values), as doEvaluate would evaluate it. A variable with several
+// values is left to doEvaluate (false).
+func (tx *Transaction) rejects(r *Rule) bool {
+	v := &r.variables[0]
+	md := &tx.fieldScratch
+	n := tx.variables.tx.FindStringInto(v.KeyStr, md)
+	value := md.Value_
+	switch {
+	case v.Count:
+		value = strconv.Itoa(n)
+	case n == 0:
+		return true
+	case n > 1:
+		return false
+	}
+	return !r.executeOperator(value, tx)
 }
 
 // flushPendingRule writes the RULE fields skipScreened left pending, as

@@ -59,3 +59,16 @@ func (o *streq) ScreenLiterals() ([][]string, bool) { return fixedLiteral(o.data
 
 // MayMatch implements plugintypes.OperatorPrefilter.
 func (o *streq) MayMatch(value string) bool { return o.Evaluate(nil, value) }
+
+// The comparison operators are pure (plugintypes.OperatorPure): they read
+// the value and expand their argument, nothing else.
+func (*lt) PureOperator()         {}
+func (*le) PureOperator()         {}
+func (*gt) PureOperator()         {}
+func (*ge) PureOperator()         {}
+func (*eq) PureOperator()         {}
+func (*streq) PureOperator()      {}
+func (*within) PureOperator()     {}
+func (*contains) PureOperator()   {}
+func (*beginsWith) PureOperator() {}
+func (*endsWith) PureOperator()   {}

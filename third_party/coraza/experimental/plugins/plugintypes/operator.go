@@ -67,3 +67,12 @@ type OperatorPrefilter interface {
 	// transaction.
 	MayMatch(value string) bool
 }
+
+// OperatorPure is implemented by operators whose Evaluate only reads its
+// value and the transaction's collections and changes nothing, not even
+// when capturing (Rampart fork: the engine evaluates such an operator
+// ahead of a rule that reads one TX variable, and skips the rule when it
+// does not match).
+type OperatorPure interface {
+	PureOperator()
+}
