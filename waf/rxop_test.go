@@ -286,10 +286,38 @@ func TestRxOperatorCaptures(t *testing.T) {
 	}
 }
 
+// eachOneLineInput calls check with every input without a newline, and
+// with 200 strings generated from pattern p (in Coraza's dot-all mode), as
+// they are and with text around them, so that matches are checked too.
+func eachOneLineInput(t *testing.T, p string, inputs []string, seed uint64, check func(string)) {
+	t.Helper()
+	oneLine := func(s string) {
+		if strings.IndexByte(s, '\n') < 0 {
+			check(s)
+		}
+	}
+	for _, s := range inputs {
+		oneLine(s)
+	}
+	parsed, err := syntax.Parse("(?s)"+p, syntax.Perl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rnd := rand.New(rand.NewPCG(seed, seed+1))
+	for i := 0; i < 200; i++ {
+		var b strings.Builder
+		rxgen.Generate(parsed, rnd, &b)
+		s := b.String()
+		oneLine(s)
+		oneLine("x " + s)
+		oneLine(s + " x")
+	}
+}
+
 // TestLineAnchoredSameAsMultiline: for every CRS pattern that has a
 // single-line variant (lineAnchored), the variant finds the same match and
 // the same groups as the (?sm) regexp on every corpus input without a
-// newline, and on the anchored patterns' own generated matches.
+// newline, and on the pattern's own generated matches.
 func TestLineAnchoredSameAsMultiline(t *testing.T) {
 	patterns := crsPatterns(t)
 	inputs := corpus(t)
@@ -301,32 +329,11 @@ func TestLineAnchoredSameAsMultiline(t *testing.T) {
 		}
 		variants++
 		re := regexp.MustCompile("(?sm)" + p)
-		check := func(s string) {
-			if strings.IndexByte(s, '\n') >= 0 {
-				return
-			}
+		eachOneLineInput(t, p, inputs, 5, func(s string) {
 			if got, want := line.FindStringSubmatchIndex(s), re.FindStringSubmatchIndex(s); !slices.Equal(got, want) {
 				t.Fatalf("%q on %q: single-line %v, multi-line %v", p, s, got, want)
 			}
-		}
-		for _, s := range inputs {
-			check(s)
-		}
-		// Inputs the pattern matches, so that matches and groups are
-		// compared too, not only misses.
-		parsed, err := syntax.Parse("(?s)"+p, syntax.Perl)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rnd := rand.New(rand.NewPCG(5, 6))
-		for i := 0; i < 200; i++ {
-			var b strings.Builder
-			rxgen.Generate(parsed, rnd, &b)
-			s := b.String()
-			check(s)
-			check(s + " trailing")
-			check("leading " + s)
-		}
+		})
 	}
 	if variants < 20 {
 		t.Fatalf("only %d CRS patterns have a single-line variant: lineAnchored is broken", variants)
@@ -349,10 +356,7 @@ func TestStartSplitSound(t *testing.T) {
 		}
 		splits++
 		re := regexp.MustCompile("(?sm)" + p)
-		check := func(s string) {
-			if strings.IndexByte(s, '\n') >= 0 {
-				return
-			}
+		eachOneLineInput(t, p, inputs, 7, func(s string) {
 			may := sp.mayMatch(s)
 			if !may {
 				ruledOut++
@@ -360,23 +364,7 @@ func TestStartSplitSound(t *testing.T) {
 			if !may && re.MatchString(s) {
 				t.Fatalf("%q matches %q, which its split rules out", p, s)
 			}
-		}
-		for _, s := range inputs {
-			check(s)
-		}
-		parsed, err := syntax.Parse("(?s)"+p, syntax.Perl)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rnd := rand.New(rand.NewPCG(7, 8))
-		for i := 0; i < 300; i++ {
-			var b strings.Builder
-			rxgen.Generate(parsed, rnd, &b)
-			s := b.String()
-			check(s)
-			check("x " + s)
-			check(s + " x")
-		}
+		})
 	}
 	if splits < 5 {
 		t.Fatalf("only %d CRS patterns split: newStartSplit is broken", splits)

@@ -41,12 +41,30 @@ func TestSetvarSignedVariable(t *testing.T) {
 					a.Evaluate(ruleMeta{}, tx)
 					return fmt.Sprint(txc.Get("score"), txc.Get("Score"))
 				}
-				if got, want := run(true), run(false); got != want {
+				got, want := run(true), run(false)
+				if got != want {
 					t.Errorf("sign %s, current %v, added %v: %s, want %s", sign, show(cur), show(add), got, want)
+				}
+				// A few outcomes spelled out, so that both paths are held
+				// to setvar's arithmetic and not only to each other.
+				if e, ok := expected[fmt.Sprint(sign, show(cur), show(add))]; ok && got != e {
+					t.Errorf("sign %s, current %v, added %v: %s, want %s", sign, show(cur), show(add), got, e)
 				}
 			}
 		}
 	}
+}
+
+// expected outcomes (TX:score as Get returns it, twice: lower and upper
+// case key) by sign, current value and added value.
+var expected = map[string]string{
+	`+"5""-3"`:             "[2] [2]",
+	`-"5""-3"`:             "[8] [8]",
+	`+(missing)"12345678"`: "[12345678] [12345678]",
+	`+"5""abc"`:            "[+abc] [+abc]",
+	`+"5""tx.other"`:       "[5] [5]",
+	`+"abc""5"`:            "[abc] [abc]",
+	`-"5"(missing)`:        "[5] [5]",
 }
 
 type ruleMeta struct{}

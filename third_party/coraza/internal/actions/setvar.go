@@ -147,21 +147,37 @@ func (a *setvarFn) addVariable(r plugintypes.RuleMetadata, tx plugintypes.Transa
 		a.evaluateTxCollection(r, tx, a.keyLower, string(a.valueSign)+a.valueVar.Expand(tx))
 		return
 	}
-	key := a.keyLower
-	rest := a.valueVar.Expand(tx) // value[1:]
-	currentVal := ""
+	rest := a.valueVar.Expand(tx)
+	setSigned(r, tx, col, a.keyLower, firstValue(col, a.keyLower), a.valueSign, rest, "")
+}
+
+// firstValue is key's first value in col, "" when it has none.
+func firstValue(col collection.Map, key string) string {
 	if g, ok := col.(interface{ GetFirst(string) (string, bool) }); ok {
-		currentVal, _ = g.GetFirst(key)
-	} else if r := col.Get(key); len(r) > 0 {
-		currentVal = r[0]
+		v, _ := g.GetFirst(key) // Rampart fork: no slice
+		return v
 	}
+	if r := col.Get(key); len(r) > 0 {
+		return r[0]
+	}
+	return ""
+}
+
+// setSigned is setvar's arithmetic (Rampart fork: shared by
+// evaluateTxCollection and addVariable): for the value sign+rest, key
+// gets its current integer value plus or minus rest's. A rest that is not
+// a number is logged when it names a TX variable, otherwise the value is
+// stored as it is; value is that whole value, "" to have it made then.
+func setSigned(r plugintypes.RuleMetadata, tx plugintypes.TransactionState, col collection.Map, key, currentVal string, sign byte, rest, value string) {
 	val := 0
 	if len(rest) > 0 {
 		var err error
-		if val, err = strconv.Atoi(rest); err != nil {
-			// As evaluateTxCollection: logged when it names a TX
-			// variable, otherwise the value is stored as it is.
-			value := string(a.valueSign) + rest
+		val, err = strconv.Atoi(rest)
+		if err != nil {
+			if value == "" {
+				value = string(sign) + rest
+			}
+			// If the variable doesn't exist, we would need to raise an error. Otherwise, it should be the same value.
 			if strings.HasPrefix(rest, "tx.") {
 				tx.DebugLogger().Error().
 					Str("var_value", value).
@@ -177,7 +193,8 @@ func (a *setvarFn) addVariable(r plugintypes.RuleMetadata, tx plugintypes.Transa
 	currentValInt := 0
 	if currentVal != "" {
 		var err error
-		if currentValInt, err = strconv.Atoi(currentVal); err != nil {
+		currentValInt, err = strconv.Atoi(currentVal)
+		if err != nil {
 			tx.DebugLogger().Error().
 				Str("var_key", currentVal).
 				Int("rule_id", r.ID()).
@@ -186,7 +203,7 @@ func (a *setvarFn) addVariable(r plugintypes.RuleMetadata, tx plugintypes.Transa
 			return
 		}
 	}
-	if a.valueSign == '+' {
+	if sign == '+' {
 		setOne(col, key, strconv.Itoa(currentValInt+val))
 	} else {
 		setOne(col, key, strconv.Itoa(currentValInt-val))
@@ -214,54 +231,14 @@ func (a *setvarFn) evaluateTxCollection(r plugintypes.RuleMetadata, tx plugintyp
 		col.Remove(key)
 		return
 	}
-	currentVal := ""
-	if g, ok := col.(interface{ GetFirst(string) (string, bool) }); ok {
-		currentVal, _ = g.GetFirst(key) // Rampart fork: no slice
-	} else if r := col.Get(key); len(r) > 0 {
-		currentVal = r[0]
-	}
-	var err error
+	currentVal := firstValue(col, key)
 	switch {
 	case len(value) == 0:
 		// if nothing to input
 		setOne(col, key, "")
 	// Check if this could be an arithemetic operation. If it is followed by a number, it will be treated as an arithmetic operation. Otherwise, it will be treated as a string.
 	case value[0] == '+', value[0] == '-':
-		val := 0
-		if len(value) > 1 {
-			val, err = strconv.Atoi(value[1:])
-			if err != nil {
-				// If the variable doesn't exist, we would need to raise an error. Otherwise, it should be the same value.
-				if strings.HasPrefix(value[1:], "tx.") {
-					tx.DebugLogger().Error().
-						Str("var_value", value).
-						Int("rule_id", r.ID()).
-						Err(err).
-						Msg(value)
-					return
-				}
-
-				setOne(col, key, value)
-				return
-			}
-		}
-		currentValInt := 0
-		if currentVal != "" {
-			currentValInt, err = strconv.Atoi(currentVal)
-			if err != nil {
-				tx.DebugLogger().Error().
-					Str("var_key", currentVal).
-					Int("rule_id", r.ID()).
-					Err(err).
-					Msg("Invalid value")
-				return
-			}
-		}
-		if value[0] == '+' {
-			setOne(col, key, strconv.Itoa(currentValInt+val))
-		} else {
-			setOne(col, key, strconv.Itoa(currentValInt-val))
-		}
+		setSigned(r, tx, col, key, currentVal, value[0], value[1:], value)
 	default:
 		setOne(col, key, value)
 	}
