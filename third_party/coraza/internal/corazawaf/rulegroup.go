@@ -314,6 +314,7 @@ RulesLoop:
 		}
 	}
 	tx.flushPendingRule(nil) // Rampart fork: before anything else can read RULE
+	tx.screenEnd()
 	tx.DebugLogger().Debug().
 		Int("phase", int(phase)).
 		Msg("Finished phase")

@@ -54,6 +54,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/corazawaf/coraza/v3/experimental/plugins/macro"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
@@ -112,6 +113,12 @@ type screenPlan struct {
 	prefixes int
 	steps    int
 	varStep  [256]int32
+	// states are the phase states transactions borrow while they
+	// evaluate a phase (screenBegin, screenEnd): only as many exist as
+	// phases are evaluated at once, so the one a phase takes is likely
+	// still in the CPU's caches, where a state per transaction (one per
+	// request in flight) would not be.
+	states sync.Pool
 }
 
 // screenPhase is the automaton over the literal sets of a phase's rules;
@@ -521,11 +528,14 @@ type screenValues struct {
 // screenBegin starts a phase's prescreen: nothing screened yet.
 func (tx *Transaction) screenBegin() {
 	p := tx.WAF.Rules.screen
-	st := &tx.screen
 	if p == nil {
-		st.plan = nil
 		return
 	}
+	st, _ := p.states.Get().(*screenState)
+	if st == nil {
+		st = &screenState{}
+	}
+	tx.screen = st
 	if st.plan != p || st.epoch == ^uint32(0) {
 		st.plan = p
 		st.epoch = 0
@@ -562,10 +572,21 @@ func (tx *Transaction) screenBegin() {
 	clear(st.scans)
 }
 
+// screenEnd gives the phase's state back (RuleGroup.Eval, after the phase).
+func (tx *Transaction) screenEnd() {
+	if st := tx.screen; st != nil {
+		tx.screen = nil
+		st.plan.states.Put(st)
+	}
+}
+
 // screenedOut reports whether the prescreen proves that r, a screened rule,
 // matches no value in this phase.
 func (tx *Transaction) screenedOut(r *Rule) bool {
-	st := &tx.screen
+	st := tx.screen
+	if st == nil {
+		return false
+	}
 	p := st.plan
 	if p == nil || tx.WAF.Rules.screen != p {
 		return false
@@ -616,7 +637,7 @@ func (tx *Transaction) screenedOut(r *Rule) bool {
 // without sets): those without a prefilter may match, the others get the
 // value as a candidate for screenedOut to ask the prefilter about.
 func (tx *Transaction) screenGroup(g *screenGroup) {
-	st := &tx.screen
+	st := tx.screen
 	p := st.plan
 	ph := p.phases[g.phase]
 	for _, v := range g.vars {
@@ -724,7 +745,7 @@ func sameStrings(a, b []string) bool {
 
 // screenCandidate records that slot's rule may match s, a value of v.
 func (tx *Transaction) screenCandidate(slot int32, v variables.RuleVariable, s string) {
-	st := &tx.screen
+	st := tx.screen
 	o := &st.plan.rules[slot]
 	if st.hit[slot] == st.epoch || !o.vars.has(v) {
 		return
@@ -743,7 +764,7 @@ func (tx *Transaction) screenCandidate(slot int32, v variables.RuleVariable, s s
 // screenCandidates records that slot's rule may match each of vals,
 // values of v.
 func (tx *Transaction) screenCandidates(slot int32, v variables.RuleVariable, vals []string) {
-	st := &tx.screen
+	st := tx.screen
 	o := &st.plan.rules[slot]
 	if st.hit[slot] == st.epoch || !o.vars.has(v) || len(vals) == 0 {
 		return
@@ -769,7 +790,7 @@ func (tx *Transaction) screenFound(ph *screenPhase, raw *screenRaw, i int) []uin
 	words := ph.set.Words()
 	if !raw.scanned {
 		raw.scanned = true
-		st := &tx.screen
+		st := tx.screen
 		raw.found = grab(&st.maskArena, len(raw.values)*words)
 		clear(raw.found)
 		n := 0
@@ -806,7 +827,7 @@ func (tx *Transaction) screenScan(ph *screenPhase, s string) []uint64 {
 	if ph == nil {
 		return nil
 	}
-	st := &tx.screen
+	st := tx.screen
 	if f, ok := st.scans[s]; ok {
 		return f
 	}
@@ -822,7 +843,7 @@ func (tx *Transaction) screenScan(ph *screenPhase, s string) []uint64 {
 
 // screenRawValues returns every value of v, whatever its key.
 func (tx *Transaction) screenRawValues(v variables.RuleVariable) *screenRaw {
-	st := &tx.screen
+	st := tx.screen
 	raw := &st.raw[v]
 	if st.rawEpoch[v] == st.epoch {
 		return raw
@@ -869,7 +890,7 @@ func (tx *Transaction) screenValues(g *screenGroup, v variables.RuleVariable, ra
 		// step's result when the step changed it (a step the value has no
 		// trigger for changes nothing). Built in scratch buffers, kept in
 		// the arenas.
-		st := &tx.screen
+		st := tx.screen
 		vals, idx := st.mmValues[:0], st.mmIndex[:0]
 		for r, value := range raw.values {
 			vals = append(vals, value)
@@ -927,7 +948,7 @@ func (tx *Transaction) screenCall(fn uintptr, t plugintypes.Transformation, valu
 	if fn == 0 {
 		return t(value)
 	}
-	st := &tx.screen
+	st := tx.screen
 	k := callKey{fn: fn, in: value}
 	if r, ok := st.calls[k]; ok {
 		return r.out, r.changed, r.err
@@ -946,7 +967,7 @@ func (tx *Transaction) screenCall(fn uintptr, t plugintypes.Transformation, valu
 // values for chains that share it. A value without the step's trigger
 // classes is kept as it is: the step would return it unchanged.
 func (tx *Transaction) screenTransform(g *screenGroup, v variables.RuleVariable, raw *screenRaw) []string {
-	st := &tx.screen
+	st := tx.screen
 	start := 0
 	vals, masks := raw.values, raw.mask
 	p := st.plan

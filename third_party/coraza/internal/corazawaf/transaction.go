@@ -142,9 +142,10 @@ type Transaction struct {
 
 	transformationCache map[transformationKey]transformationValue
 
-	// screen is the prescreen's state for the current phase (screen.go;
+	// screen is the prescreen's state for the phase being evaluated,
+	// borrowed from the plan while it is (screenBegin, screenEnd; screen.go;
 	// Rampart fork).
-	screen screenState
+	screen *screenState
 
 	// arena holds the transaction's match records (rampart_arena.go;
 	// Rampart fork).
