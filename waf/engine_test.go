@@ -25,6 +25,9 @@ func TestCheckNamesTheBadRule(t *testing.T) {
 		{[]string{`SecRule ARGS "@rx (" "id:1003,deny"`}, "waf.custom_rules[0]", "missing closing )"},
 		{[]string{`SecRule ARGS "@rx x" "id:1004,phase:2,bogusaction"`}, "waf.custom_rules[0]", "bogusaction"},
 		{[]string{`SecRule ARGS "@rx ok" "id:1007,phase:4,pass"`, `SecAction "id:1008,phase:logging,pass,log"`}, "waf.custom_rules[1]", "rule 1008 runs in the logging phase"},
+		{[]string{`SecRule ARGS:f "@inspectFile /bin/rm" "id:1009,phase:2,deny"`}, "waf.custom_rules[0]", "@inspectFile is not allowed"},
+		{[]string{`SecRule REMOTE_ADDR "@rbl bl.example.com" "id:1010,phase:1,deny"`}, "waf.custom_rules[0]", "@rbl is not allowed"},
+		{[]string{`SecAction "id:1011,phase:1,pass,setenv:PATH=/tmp"`}, "waf.custom_rules[0]", "setenv is not allowed"},
 		{[]string{`SecRule ARGS "@rx x" "id:4200001,phase:2,deny"`}, "waf.custom_rules[0]", "reserves"},
 		{[]string{`SecRule ARGS "@rx x" "id:1005,phase:2,pass"`, `SecRule ARGS "@rx y" "id:942100,phase:2,pass"`}, "waf.custom_rules[1]", "942100"},
 	} {

@@ -35,9 +35,13 @@ import (
 var registerOnce sync.Once
 
 // registerOperators puts Rampart's @rx into Coraza's operator registry,
-// which is process-wide. Every path that builds a Coraza WAF calls it first.
+// which is process-wide, and refuses the unsafe operators and actions
+// (unsafe.go). Every path that builds a Coraza WAF calls it first.
 func registerOperators() {
-	registerOnce.Do(func() { plugins.RegisterOperator("rx", newRx) })
+	registerOnce.Do(func() {
+		plugins.RegisterOperator("rx", newRx)
+		refuseUnsafe()
+	})
 }
 
 type rx struct {
