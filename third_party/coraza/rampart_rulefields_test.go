@@ -4,6 +4,7 @@
 package coraza_test
 
 import (
+	"bytes"
 	"fmt"
 	"net/url"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/corazawaf/coraza/v3"
+	"github.com/corazawaf/coraza/v3/debuglog"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
 )
 
@@ -131,5 +133,49 @@ SecRule ARGS "@pm attack" "id:33,phase:2,pass,log,t:none,t:base64Decode,msg:'b64
 		if on != off || off != want {
 			t.Errorf("a=%q: matched %q with the prescreen, %q without, want %q", arg, on, off, want)
 		}
+	}
+}
+
+// TestSkipsKeepDebugLines: with debug logging on, screened-out rules are
+// evaluated (and say so in the log) rather than skipped, so the debug log
+// reads as it did; the same holds when ctl:debugLogLevel turns debug
+// logging on in the middle of a phase.
+func TestSkipsKeepDebugLines(t *testing.T) {
+	// Rule 12 is quiet and screened out; 23 is a TX comparison that does
+	// not match: both are skipped when nothing is logged.
+	const line = "Prescreen: no value can match"
+	has := func(log string, id int) bool {
+		for _, l := range strings.Split(log, "\n") {
+			if strings.Contains(l, fmt.Sprintf("rule_id=%d", id)) && strings.Contains(l, "Evaluating rule") {
+				return true
+			}
+		}
+		return false
+	}
+	run := func(directives string, lvl debuglog.Level) string {
+		var log bytes.Buffer
+		w, err := coraza.NewWAF(coraza.NewWAFConfig().WithDirectives(directives).WithPrescreen(true).
+			WithDebugLogger(debuglog.Default().WithOutput(&log).WithLevel(lvl)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx := w.NewTransaction()
+		tx.ProcessURI("/?a=plain", "GET", "HTTP/1.1")
+		tx.ProcessRequestHeaders()
+		if _, err := tx.ProcessRequestBody(); err != nil {
+			t.Fatal(err)
+		}
+		tx.Close()
+		return log.String()
+	}
+	if got := run(ruleFieldRules, debuglog.LevelDebug); !strings.Contains(got, line) || !has(got, 12) || !has(got, 23) {
+		t.Errorf("debug level: rules 12 and 23 not evaluated with their debug lines:\n%s", got)
+	}
+	if got := run(ruleFieldRules, debuglog.LevelError); strings.Contains(got, line) {
+		t.Errorf("error level: a %q line", line)
+	}
+	ctl := "SecAction \"id:2,phase:2,pass,nolog,ctl:debugLogLevel=9\"\n" + ruleFieldRules
+	if got := run(ctl, debuglog.LevelError); !has(got, 12) || !has(got, 23) {
+		t.Errorf("ctl:debugLogLevel=9: rules 12 and 23 not evaluated with their debug lines after it:\n%s", got)
 	}
 }

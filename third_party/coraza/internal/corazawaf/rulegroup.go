@@ -403,7 +403,7 @@ func (rg *RuleGroup) nextMarker(phase types.RulePhase, name string, k, n int) in
 // quietSkips reports whether Eval may skip quiet rules the prescreen rules
 // out: not while warnings or debug lines are logged.
 func (tx *Transaction) quietSkips() bool {
-	return !tx.debugLogger.Warn().IsEnabled()
+	return !tx.warnOn
 }
 
 // removesID reports whether ctl:ruleRemoveById removed id for tx.

@@ -159,9 +159,9 @@ type Transaction struct {
 	// pendingMsg the last of those with a msg (flushPendingRule; Rampart
 	// fork).
 	pendingRule, pendingMsg *Rule
-	// debugOn caches debugLogger.Debug().IsEnabled() (DebugOn; Rampart
-	// fork).
-	debugOn bool
+	// debugOn and warnOn cache debugLogger.Debug().IsEnabled() and
+	// Warn().IsEnabled() (DebugOn, quietSkips; Rampart fork).
+	debugOn, warnOn bool
 	// ruleSlots sets the RULE collection's fields: 0 id, 1 msg, 2 rev,
 	// 3 logdata, 4 severity (Rampart fork).
 	ruleSlots collections.KeySlots
@@ -403,6 +403,7 @@ func (tx *Transaction) DebugLogger() debuglog.Logger {
 func (tx *Transaction) SetDebugLogLevel(lvl debuglog.Level) {
 	tx.debugLogger = tx.debugLogger.WithLevel(lvl)
 	tx.debugOn = tx.debugLogger.Debug().IsEnabled()
+	tx.warnOn = tx.debugLogger.Warn().IsEnabled()
 }
 
 // DebugOn reports whether the transaction's logger writes debug lines:

@@ -270,6 +270,7 @@ func (w *WAF) newTransaction(opts Options) *Transaction {
 	tx.WAF = w
 	tx.debugLogger = w.Logger.With(debuglog.Str("tx_id", tx.id))
 	tx.debugOn = tx.debugLogger.Debug().IsEnabled()
+	tx.warnOn = tx.debugLogger.Warn().IsEnabled()
 	tx.Timestamp = time.Now().UnixNano()
 	tx.audit = false
 
