@@ -44,6 +44,8 @@ func registerOperators() {
 	})
 }
 
+// rx is a compiled pattern; immutable, so one is shared by every rule
+// and engine with the same pattern (memoized).
 type rx struct {
 	re     *regexp.Regexp
 	filter *rxprefilter.Filter
@@ -52,13 +54,6 @@ type rx struct {
 	line *regexp.Regexp
 	// start splits a pattern that begins with (?:^|X) (see startSplit).
 	start *startSplit
-}
-
-type rxCompiled struct {
-	re     *regexp.Regexp
-	filter *rxprefilter.Filter
-	line   *regexp.Regexp
-	start  *startSplit
 }
 
 func newRx(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
@@ -73,7 +68,7 @@ func newRx(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
 		if err != nil {
 			return nil, err
 		}
-		c := &rxCompiled{re: re, line: lineAnchored(options.Arguments), start: newStartSplit(options.Arguments)}
+		c := &rx{re: re, line: lineAnchored(options.Arguments), start: newStartSplit(options.Arguments)}
 		// regexp.Compile parses with syntax.Perl: the same tree.
 		if parsed, err := syntax.Parse(data, syntax.Perl); err == nil {
 			if f := rxprefilter.New(parsed); !f.Trivial() {
@@ -85,8 +80,7 @@ func newRx(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc := c.(*rxCompiled)
-	return &rx{re: rc.re, filter: rc.filter, line: rc.line, start: rc.start}, nil
+	return c.(*rx), nil
 }
 
 // startSplit is a pattern of the form (?:^|X)Y — the CRS's command
@@ -176,11 +170,12 @@ func lineAnchored(pattern string) *regexp.Regexp {
 }
 
 func (o *rx) Evaluate(tx plugintypes.TransactionState, value string) bool {
-	if (o.filter != nil || o.start != nil) && !o.MayMatch(value) {
+	oneLine := (o.line != nil || o.start != nil) && strings.IndexByte(value, '\n') < 0
+	if !o.mayMatch(value, oneLine) {
 		return false
 	}
 	re := o.re
-	if o.line != nil && strings.IndexByte(value, '\n') < 0 {
+	if oneLine && o.line != nil {
 		re = o.line
 	}
 	if !tx.Capturing() {
@@ -220,21 +215,22 @@ func (o *rx) ScreenLiterals() ([][]string, bool) {
 // MayMatch implements plugintypes.OperatorPrefilter: false only when the
 // regexp does not match value.
 func (o *rx) MayMatch(value string) bool {
+	return o.mayMatch(value, o.start != nil && strings.IndexByte(value, '\n') < 0)
+}
+
+// mayMatch is MayMatch told whether value holds no newline (oneLine; may
+// be false when there is no split to use it).
+func (o *rx) mayMatch(value string, oneLine bool) bool {
 	if o.filter != nil && !o.filter.MayMatch(value) {
 		return false
 	}
-	return o.start == nil || strings.IndexByte(value, '\n') >= 0 || o.start.mayMatch(value)
+	return !oneLine || o.start == nil || o.start.mayMatch(value)
 }
 
 // binaryRx is Coraza's @rx for patterns matching arbitrary bytes: the
 // pattern as written (no added flags), no prefilter, but literals for the
-// prescreen (binaryLiterals).
+// prescreen (binaryLiterals); immutable and shared, as rx.
 type binaryRx struct {
-	re   *binaryregexp.Regexp
-	lits []string
-}
-
-type binaryRxCompiled struct {
 	re   *binaryregexp.Regexp
 	lits []string
 }
@@ -246,7 +242,7 @@ func newBinaryRx(options plugintypes.OperatorOptions) (plugintypes.Operator, err
 		if err != nil {
 			return nil, err
 		}
-		c := &binaryRxCompiled{re: re}
+		c := &binaryRx{re: re}
 		// binaryregexp.Compile parses with syntax.Perl: the same tree.
 		if parsed, err := bsyntax.Parse(data, bsyntax.Perl); err == nil {
 			c.lits = binaryLiterals(parsed)
@@ -256,8 +252,7 @@ func newBinaryRx(options plugintypes.OperatorOptions) (plugintypes.Operator, err
 	if err != nil {
 		return nil, err
 	}
-	bc := c.(*binaryRxCompiled)
-	return &binaryRx{re: bc.re, lits: bc.lits}, nil
+	return c.(*binaryRx), nil
 }
 
 // ScreenLiterals implements plugintypes.OperatorScreener for the vendored

@@ -32,7 +32,7 @@ func TestSetvarSignedVariable(t *testing.T) {
 					if err := a.Init(nil, "tx.Score="+sign+"%{tx.add}"); err != nil {
 						t.Fatal(err)
 					}
-					if a.valueVar == nil || !a.keyConst {
+					if a.valueVar == nil || a.keyLower != "score" {
 						t.Fatal("the value was not split")
 					}
 					if !fast {

@@ -61,9 +61,9 @@ type setvarFn struct {
 	isRemove   bool
 
 	// Rampart fork: keyLower is the lower-cased key when the key macro
-	// is constant (keyConst); valueSign and valueVar split a value that is
-	// "+" or "-" and one variable (macro.SignedVariable).
-	keyConst  bool
+	// is constant ("" otherwise: Init rejects an empty key); valueSign and
+	// valueVar split a value that is "+" or "-" and one variable
+	// (macro.SignedVariable).
 	keyLower  string
 	valueSign byte
 	valueVar  macro.Macro
@@ -112,7 +112,7 @@ func (a *setvarFn) Init(_ plugintypes.RuleMetadata, data string) error {
 	}
 	if a.key != nil {
 		if k, ok := macro.Constant(a.key); ok {
-			a.keyConst, a.keyLower = true, strings.ToLower(k)
+			a.keyLower = strings.ToLower(k)
 		}
 	}
 	return nil
@@ -122,7 +122,7 @@ func (a *setvarFn) Evaluate(r plugintypes.RuleMetadata, tx plugintypes.Transacti
 	// Rampart fork: with a constant key, a "+/-%{var}" value and no debug
 	// line to write, the same steps without expanding the key or joining
 	// the value (addVariable).
-	if a.keyConst && a.valueVar != nil && !a.isRemove {
+	if a.keyLower != "" && a.valueVar != nil && !a.isRemove {
 		if d, ok := tx.(interface{ DebugOn() bool }); ok && !d.DebugOn() {
 			a.addVariable(r, tx)
 			return

@@ -118,33 +118,7 @@ func (c *Map) Get(key string) []string {
 
 // FindRegex returns all map elements whose key matches the regular expression.
 func (c *Map) FindRegex(key *regexp.Regexp) []types.MatchData {
-	n := 0
-	// Collect matching data slices in a single pass to avoid evaluating the regex twice per key.
-	var matched [][]keyValue
-	for k, data := range c.data {
-		if key.MatchString(k) {
-			n += len(data)
-			matched = append(matched, data)
-		}
-	}
-	if n == 0 {
-		return nil
-	}
-	buf := make([]corazarules.MatchData, n)
-	result := make([]types.MatchData, n)
-	i := 0
-	for _, data := range matched {
-		for _, d := range data {
-			buf[i] = corazarules.MatchData{
-				Variable_: c.variable,
-				Key_:      d.key,
-				Value_:    d.value,
-			}
-			result[i] = &buf[i]
-			i++
-		}
-	}
-	return result
+	return c.FindRegexLiteral(key, "") // Rampart fork: one loop for both
 }
 
 // FindString returns all map elements whose key matches the string.

@@ -13,26 +13,31 @@ import (
 
 // FindRegexLiteral is FindRegex(key) for a key regexp every match of which
 // contains lit (Rampart fork): a key without lit is not given to the
-// regexp. The CRS reads TX:/^header_name_920450_/ and
-// TX:/multipart_headers_content_types_*/ on every request, each a regexp
-// run over every one of the ~100 TX keys.
+// regexp ("" tests every key). The CRS reads TX:/^header_name_920450_/
+// and TX:/multipart_headers_content_types_*/ on every request, each a
+// regexp run over every one of the ~100 TX keys.
 func (c *Map) FindRegexLiteral(key *regexp.Regexp, lit string) []types.MatchData {
-	var result []types.MatchData
-	var buf []corazarules.MatchData
+	n := 0
+	// Collect matching data slices in a single pass to avoid evaluating the regex twice per key.
+	var matched [][]keyValue
 	for k, data := range c.data {
-		if !strings.Contains(k, lit) || !key.MatchString(k) {
-			continue
-		}
-		for _, d := range data {
-			buf = append(buf, corazarules.MatchData{Variable_: c.variable, Key_: d.key, Value_: d.value})
+		if strings.Contains(k, lit) && key.MatchString(k) {
+			n += len(data)
+			matched = append(matched, data)
 		}
 	}
-	if len(buf) == 0 {
+	if n == 0 {
 		return nil
 	}
-	result = make([]types.MatchData, len(buf))
-	for i := range buf {
-		result[i] = &buf[i]
+	buf := make([]corazarules.MatchData, n)
+	result := make([]types.MatchData, n)
+	i := 0
+	for _, data := range matched {
+		for _, d := range data {
+			buf[i] = corazarules.MatchData{Variable_: c.variable, Key_: d.key, Value_: d.value}
+			result[i] = &buf[i]
+			i++
+		}
 	}
 	return result
 }

@@ -352,8 +352,6 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 			vLog := logger
 			if debugOn {
 				vLog = logger.With(debuglog.Str("variable", v.Variable.Name()))
-			}
-			if debugOn {
 				vLog.Debug().Msg("Expanding arguments for rule")
 			}
 

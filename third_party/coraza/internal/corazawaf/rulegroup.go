@@ -183,7 +183,6 @@ func (rg *RuleGroup) Eval(phase types.RulePhase, tx *Transaction) bool {
 	// Rampart fork: only the phase's rules are visited when the index is
 	// there; the others would be skipped by the phase test below.
 	order := rg.phaseOrder(phase)
-	quietSkips := order != nil && tx.quietSkips()
 	n := len(rg.rules)
 	if order != nil {
 		n = len(order)
@@ -300,8 +299,10 @@ RulesLoop:
 		// fastReject rule whose operator does not match, is not
 		// evaluated; its RULE fields are written when they may be read
 		// (Transaction.skipScreened). Not while warnings or debug lines
-		// are logged: a macro expansion that is never made would not log.
-		if quietSkips && (r.quiet && tx.screenedOut(r) || r.fastReject && tx.rejects(r)) {
+		// are logged (ctl:debugLogLevel may turn them on mid-phase): a
+		// macro expansion that is never made would not log. EnablePrescreen
+		// marks the quiet and fastReject rules.
+		if !tx.warnOn && (r.quiet && tx.screenedOut(r) || r.fastReject && tx.rejects(r)) {
 			tx.skipScreened(r)
 			usedRules++
 			continue
@@ -309,9 +310,6 @@ RulesLoop:
 		r.Evaluate(phase, tx, transformationCache)
 		tx.Capture = false // we reset captures
 		usedRules++
-		if order != nil {
-			quietSkips = tx.quietSkips() // ctl:debugLogLevel may have changed it
-		}
 	}
 	tx.flushPendingRule(nil) // Rampart fork: before anything else can read RULE
 	tx.screenEnd()
@@ -398,12 +396,6 @@ func (rg *RuleGroup) nextMarker(phase types.RulePhase, name string, k, n int) in
 		}
 	}
 	return n
-}
-
-// quietSkips reports whether Eval may skip quiet rules the prescreen rules
-// out: not while warnings or debug lines are logged.
-func (tx *Transaction) quietSkips() bool {
-	return !tx.warnOn
 }
 
 // removesID reports whether ctl:ruleRemoveById removed id for tx.

@@ -52,7 +52,6 @@ import (
 	"math/bits"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -366,19 +365,11 @@ func fastRejectable(r *Rule) bool {
 // values), as doEvaluate would evaluate it. A variable with several
 // values is left to doEvaluate (false).
 func (tx *Transaction) rejects(r *Rule) bool {
-	v := &r.variables[0]
-	md := &tx.fieldScratch
-	n := tx.variables.tx.FindStringInto(v.KeyStr, md)
-	value := md.Value_
-	switch {
-	case v.Count:
-		value = strconv.Itoa(n)
-	case n == 0:
-		return true
-	case n > 1:
-		return false
+	vals := tx.getFieldOnce(r.variables[0])
+	if len(vals) != 1 {
+		return len(vals) == 0
 	}
-	return !r.executeOperator(value, tx)
+	return !r.executeOperator(vals[0].Value(), tx)
 }
 
 // flushPendingRule writes the RULE fields skipScreened left pending, as

@@ -160,7 +160,7 @@ type Transaction struct {
 	// fork).
 	pendingRule, pendingMsg *Rule
 	// debugOn and warnOn cache debugLogger.Debug().IsEnabled() and
-	// Warn().IsEnabled() (DebugOn, quietSkips; Rampart fork).
+	// Warn().IsEnabled() (DebugOn, RuleGroup.Eval; Rampart fork).
 	debugOn, warnOn bool
 	// ruleSlots sets the RULE collection's fields: 0 id, 1 msg, 2 rev,
 	// 3 logdata, 4 severity (Rampart fork).
