@@ -141,3 +141,26 @@ func TestRedactAndTruncate(t *testing.T) {
 		t.Fatalf("truncate on a rune boundary: %q", got)
 	}
 }
+
+// A custom rule's setvar without a value sets the variable to 1 and
+// "!tx.name" removes it, as in ModSecurity. Coraza 3.8.1 expanded a nil
+// value macro for both and panicked on every request the rule ran for
+// (the edge's server recovered: the client's connection was dropped).
+func TestCustomSetvarWithoutValue(t *testing.T) {
+	e, err := Compile(api.WAFPolicy{Mode: api.WAFBlock, CustomRules: []string{
+		`SecRule ARGS:a "@streq on" "id:10011,phase:1,pass,nolog,setvar:tx.flag,setvar:tx.gone=x"`,
+		`SecAction "id:10012,phase:1,pass,nolog,setvar:!tx.gone"`,
+		`SecRule TX:flag "@eq 1" "id:10013,phase:1,deny,status:418,chain"`,
+		`  SecRule &TX:gone "@eq 0"`,
+	}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for target, reject := range map[string]bool{"/?a=on": true, "/?a=off": false} {
+		tx, res := e.InspectRequest(benchRequest("GET", target, nil), benchClient)
+		tx.Close()
+		if res.Reject != reject || reject && res.Status != 418 {
+			t.Errorf("%s: %+v", target, res)
+		}
+	}
+}

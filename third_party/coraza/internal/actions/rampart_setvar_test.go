@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/corazawaf/coraza/v3/debuglog"
 	"github.com/corazawaf/coraza/v3/internal/corazawaf"
 )
 
@@ -80,4 +81,36 @@ func show(s *string) string {
 		return "(missing)"
 	}
 	return fmt.Sprintf("%q", *s)
+}
+
+// TestSetvarWithoutValue: "tx.key" without a value sets it to 1 (as
+// ModSecurity does) and "!tx.key" removes it, on the constant-key path and
+// the general one (a debug logger on); upstream expanded a nil value
+// macro for both and panicked (Rampart fork).
+func TestSetvarWithoutValue(t *testing.T) {
+	for _, debug := range []bool{false, true} {
+		for _, c := range []struct{ arg, want string }{
+			{"tx.Flag", "[1]"},
+			{"!tx.Flag", "[]"},
+			{"tx.flag=7", "[7]"},
+		} {
+			tx := corazawaf.NewWAF().NewTransaction()
+			if debug {
+				tx.SetDebugLogLevel(debuglog.LevelDebug)
+				if !tx.DebugOn() {
+					t.Fatal("debug logging is not on")
+				}
+			}
+			tx.Variables().TX().Set("flag", []string{"3"})
+			a := setvar().(*setvarFn)
+			if err := a.Init(nil, c.arg); err != nil {
+				t.Fatalf("%s: %v", c.arg, err)
+			}
+			a.Evaluate(ruleMeta{}, tx)
+			if got := fmt.Sprint(tx.Variables().TX().Get("flag")); got != c.want {
+				t.Errorf("setvar:%s (debug %v): TX:flag %s, want %s", c.arg, debug, got, c.want)
+			}
+			tx.Close()
+		}
+	}
 }

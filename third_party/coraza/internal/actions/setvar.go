@@ -102,6 +102,11 @@ func (a *setvarFn) Init(_ plugintypes.RuleMetadata, data string) error {
 		a.key = macro
 	}
 
+	if !valOk && !a.isRemove {
+		// Rampart fork: "tx.key" without a value sets it to 1, as in
+		// ModSecurity (upstream expanded a nil macro and panicked).
+		val, valOk = "1", true
+	}
 	if valOk {
 		m, err := macro.NewMacro(val)
 		if err != nil {
@@ -119,23 +124,36 @@ func (a *setvarFn) Init(_ plugintypes.RuleMetadata, data string) error {
 }
 
 func (a *setvarFn) Evaluate(r plugintypes.RuleMetadata, tx plugintypes.TransactionState) {
-	// Rampart fork: with a constant key, a "+/-%{var}" value and no debug
-	// line to write, the same steps without expanding the key or joining
-	// the value (addVariable).
-	if a.keyLower != "" && a.valueVar != nil && !a.isRemove {
+	// Rampart fork: with a constant key and no debug line to write, the
+	// key lower-cased once, at Init, instead of expanded and lower-cased
+	// here; a "+/-%{var}" value without joining it (addVariable).
+	if a.keyLower != "" {
 		if d, ok := tx.(interface{ DebugOn() bool }); ok && !d.DebugOn() {
-			a.addVariable(r, tx)
+			if a.valueVar != nil && !a.isRemove {
+				a.addVariable(r, tx)
+			} else {
+				a.evaluateTxCollection(r, tx, a.keyLower, a.expandValue(tx))
+			}
 			return
 		}
 	}
 	key := a.key.Expand(tx)
-	value := a.value.Expand(tx)
+	value := a.expandValue(tx)
 	tx.DebugLogger().Debug().
 		Str("var_key", key).
 		Str("var_value", value).
 		Int("rule_id", r.ID()).
 		Msg("Action evaluated")
 	a.evaluateTxCollection(r, tx, strings.ToLower(key), value)
+}
+
+// expandValue is the value's expansion; "" for "!tx.key", which has none
+// (Rampart fork: upstream expanded a nil macro there and panicked).
+func (a *setvarFn) expandValue(tx plugintypes.TransactionState) string {
+	if a.value == nil {
+		return ""
+	}
+	return a.value.Expand(tx)
 }
 
 // addVariable is evaluateTxCollection(r, tx, a.keyLower, value) for a

@@ -6,9 +6,6 @@
 package operators
 
 import (
-	"strconv"
-
-	"github.com/corazawaf/coraza/v3/experimental/plugins/macro"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
 )
 
@@ -31,15 +28,13 @@ import (
 // SecRule ARGS:quantity "@eq 100" "id:154,pass"
 // ```
 type eq struct {
-	data macro.Macro
+	data numArg // Rampart fork: see numArg
 }
 
 var _ plugintypes.Operator = (*eq)(nil)
 
 func newEq(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
-	data := options.Arguments
-
-	m, err := macro.NewMacro(data)
+	m, err := newNumArg(options.Arguments)
 	if err != nil {
 		return nil, err
 	}
@@ -47,9 +42,7 @@ func newEq(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
 }
 
 func (o *eq) Evaluate(tx plugintypes.TransactionState, value string) bool {
-	d1, _ := strconv.Atoi(o.data.Expand(tx))
-	d2, _ := strconv.Atoi(value)
-	return d1 == d2
+	return o.data.value(tx) == atoi(value)
 }
 
 func init() {

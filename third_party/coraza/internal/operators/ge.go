@@ -6,9 +6,6 @@
 package operators
 
 import (
-	"strconv"
-
-	"github.com/corazawaf/coraza/v3/experimental/plugins/macro"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
 )
 
@@ -31,15 +28,13 @@ import (
 // SecRule ARGS:age "@ge 18" "id:156,pass"
 // ```
 type ge struct {
-	data macro.Macro
+	data numArg // Rampart fork: see numArg
 }
 
 var _ plugintypes.Operator = (*ge)(nil)
 
 func newGE(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
-	data := options.Arguments
-
-	m, err := macro.NewMacro(data)
+	m, err := newNumArg(options.Arguments)
 	if err != nil {
 		return nil, err
 	}
@@ -47,9 +42,7 @@ func newGE(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
 }
 
 func (o *ge) Evaluate(tx plugintypes.TransactionState, value string) bool {
-	v, _ := strconv.Atoi(value)
-	data, _ := strconv.Atoi(o.data.Expand(tx))
-	return v >= data
+	return atoi(value) >= o.data.value(tx)
 }
 
 func init() {

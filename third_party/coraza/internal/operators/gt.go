@@ -6,9 +6,6 @@
 package operators
 
 import (
-	"strconv"
-
-	"github.com/corazawaf/coraza/v3/experimental/plugins/macro"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
 )
 
@@ -31,15 +28,13 @@ import (
 // SecRule ARGS:count "@gt 100" "id:159,deny"
 // ```
 type gt struct {
-	data macro.Macro
+	data numArg // Rampart fork: see numArg
 }
 
 var _ plugintypes.Operator = (*gt)(nil)
 
 func newGT(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
-	data := options.Arguments
-
-	m, err := macro.NewMacro(data)
+	m, err := newNumArg(options.Arguments)
 	if err != nil {
 		return nil, err
 	}
@@ -47,9 +42,7 @@ func newGT(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
 }
 
 func (o *gt) Evaluate(tx plugintypes.TransactionState, value string) bool {
-	v, _ := strconv.Atoi(value)
-	k, _ := strconv.Atoi(o.data.Expand(tx))
-	return k < v
+	return o.data.value(tx) < atoi(value)
 }
 
 func init() {

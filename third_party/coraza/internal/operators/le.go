@@ -6,9 +6,6 @@
 package operators
 
 import (
-	"strconv"
-
-	"github.com/corazawaf/coraza/v3/experimental/plugins/macro"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
 )
 
@@ -31,14 +28,13 @@ import (
 // SecRule ARGS:limit "@le 100" "id:165,pass"
 // ```
 type le struct {
-	data macro.Macro
+	data numArg // Rampart fork: see numArg
 }
 
 var _ plugintypes.Operator = (*le)(nil)
 
 func newLE(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
-	data := options.Arguments
-	m, err := macro.NewMacro(data)
+	m, err := newNumArg(options.Arguments)
 	if err != nil {
 		return nil, err
 	}
@@ -46,9 +42,7 @@ func newLE(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
 }
 
 func (o *le) Evaluate(tx plugintypes.TransactionState, value string) bool {
-	d, _ := strconv.Atoi(o.data.Expand(tx))
-	v, _ := strconv.Atoi(value)
-	return v <= d
+	return atoi(value) <= o.data.value(tx)
 }
 
 func init() {

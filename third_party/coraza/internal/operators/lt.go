@@ -6,9 +6,6 @@
 package operators
 
 import (
-	"strconv"
-
-	"github.com/corazawaf/coraza/v3/experimental/plugins/macro"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
 )
 
@@ -31,15 +28,13 @@ import (
 // SecRule ARGS:quantity "@lt 1000" "id:167,pass"
 // ```
 type lt struct {
-	data macro.Macro
+	data numArg // Rampart fork: see numArg
 }
 
 var _ plugintypes.Operator = (*lt)(nil)
 
 func newLT(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
-	data := options.Arguments
-
-	m, err := macro.NewMacro(data)
+	m, err := newNumArg(options.Arguments)
 	if err != nil {
 		return nil, err
 	}
@@ -47,10 +42,7 @@ func newLT(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
 }
 
 func (o *lt) Evaluate(tx plugintypes.TransactionState, value string) bool {
-	vv := o.data.Expand(tx)
-	data, _ := strconv.Atoi(vv)
-	v, _ := strconv.Atoi(value)
-	return v < data
+	return atoi(value) < o.data.value(tx)
 }
 
 func init() {
