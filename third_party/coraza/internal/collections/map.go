@@ -218,10 +218,7 @@ func (c *Map) SetOne(key string, value string) {
 	c.gen++
 	c.nkeys = -1
 	originalKey := key
-	if !c.isCaseSensitive {
-		key = lowerKey(key)
-	}
-	dataSlice, exists := c.data[key]
+	dataSlice, key, exists := c.lookup(key)
 	oldLen := len(dataSlice)
 	if !exists || cap(dataSlice) < 1 {
 		// Rampart fork: a new key takes a spare list when there is one
@@ -269,10 +266,7 @@ func (c *Map) GetFirst(key string) (string, bool) {
 	if len(c.data) == 0 {
 		return "", false
 	}
-	if !c.isCaseSensitive {
-		key = lowerKey(key)
-	}
-	values := c.data[key]
+	values, _, _ := c.lookup(key)
 	if len(values) == 0 {
 		return "", false
 	}

@@ -4,6 +4,7 @@
 package collections
 
 import (
+	"github.com/corazawaf/coraza/v3/internal/corazarules"
 	"math/rand"
 	"strings"
 	"testing"
@@ -60,5 +61,53 @@ func BenchmarkLowerKey(b *testing.B) {
 				strings.ToLower(k)
 			}
 		})
+	}
+}
+
+// TestMapLookupCase: FindStringInto, GetFirst and SetOne look a key up as
+// it is first and lower-case it only when it is not there (Map.lookup);
+// with random mixed-case, non-ASCII and absent keys they must answer as
+// the key's lower-case form does, in a map that is not case-sensitive,
+// and exactly by the key in one that is.
+func TestMapLookupCase(t *testing.T) {
+	keys := []string{"score", "Score", "SCORE", "detection_paranoia_level", "Detection_Paranoia_Level", "é", "É", "k", "\u212a", "", "absent", "Absent"}
+	rng := rand.New(rand.NewSource(1))
+	for _, sensitive := range []bool{false, true} {
+		m := NewMap(0)
+		if sensitive {
+			m = NewCaseSensitiveKeyMap(0)
+		}
+		model := map[string]string{} // key as filed -> first value
+		file := func(k string) string {
+			if sensitive {
+				return k
+			}
+			return strings.ToLower(k)
+		}
+		for i := 0; i < 20000; i++ {
+			k := keys[rng.Intn(len(keys))]
+			switch rng.Intn(4) {
+			case 0:
+				v := string(rune('a' + rng.Intn(26)))
+				m.SetOne(k, v)
+				model[file(k)] = v
+			case 1:
+				m.Remove(k)
+				delete(model, file(k))
+			default:
+				want, ok := model[file(k)]
+				if got, gotOK := m.GetFirst(k); got != want || gotOK != ok {
+					t.Fatalf("sensitive %v: GetFirst(%q) = %q, %v; want %q, %v", sensitive, k, got, gotOK, want, ok)
+				}
+				if k == "" {
+					continue // FindStringInto leaves "" to FindAll
+				}
+				var md corazarules.MatchData
+				n := m.FindStringInto(k, &md)
+				if (n == 1) != ok || ok && md.Value() != want {
+					t.Fatalf("sensitive %v: FindStringInto(%q) = %d %q; want %q, %v", sensitive, k, n, md.Value(), want, ok)
+				}
+			}
+		}
 	}
 }

@@ -78,10 +78,7 @@ func (c *Map) FindStringInto(key string, md *corazarules.MatchData) int {
 		}
 		return 0
 	}
-	if !c.isCaseSensitive {
-		key = lowerKey(key)
-	}
-	e := c.data[key]
+	e, _, _ := c.lookup(key)
 	if len(e) == 1 {
 		*md = corazarules.MatchData{Variable_: c.variable, Key_: e[0].key, Value_: e[0].value}
 	}

@@ -203,9 +203,17 @@ type Rule struct {
 	// name, without transformations, capture or multiMatch, whose operator
 	// is pure (plugintypes.OperatorPure) and whose msg and logdata read no
 	// RULE field; RuleGroup.Eval evaluates its operator first and skips it
-	// when it does not match (Transaction.rejects; set by EnablePrescreen,
+	// when it does not match (Transaction.fastEval; set by EnablePrescreen,
 	// Rampart fork).
 	fastReject bool
+	// directMatch: a fastReject rule without chain, msg or logdata, whose
+	// match RuleGroup.Eval applies itself (Transaction.matchDirect; set by
+	// EnablePrescreen, Rampart fork).
+	directMatch bool
+	// directAction: a SecAction or SecMarker (no operator) without chain,
+	// msg or logdata, which RuleGroup.Eval applies itself as a match
+	// (Transaction.matchDirect; Rampart fork).
+	directAction bool
 	// msgConst is the text Msg always expands to, when msgIsConst (set
 	// with the prescreen; Rampart fork).
 	msgConst   string

@@ -295,15 +295,36 @@ RulesLoop:
 			tx.variables.matchedVars.Reset()
 		}
 
-		// Rampart fork: a quiet rule the prescreen rules out, or a
-		// fastReject rule whose operator does not match, is not
+		// Rampart fork: a quiet rule the prescreen rules out is not
 		// evaluated; its RULE fields are written when they may be read
 		// (Transaction.skipScreened). Not while warnings or debug lines
 		// are logged (ctl:debugLogLevel may turn them on mid-phase): a
 		// macro expansion that is never made would not log. EnablePrescreen
 		// marks the quiet and fastReject rules.
-		if !tx.warnOn && (r.quiet && tx.screenedOut(r) || r.fastReject && tx.rejects(r)) {
+		if !tx.warnOn && r.quiet && tx.screenedOut(r) {
 			tx.skipScreened(r)
+			usedRules++
+			continue
+		}
+		// Rampart fork: a fastReject rule whose operator does not match is
+		// skipped as a screened-out quiet rule is; a directMatch rule that
+		// matches is applied here (Transaction.matchDirect).
+		if !tx.warnOn && r.fastReject {
+			switch outcome, v, key, value := tx.fastEval(r); {
+			case outcome == fastRejected:
+				tx.skipScreened(r)
+				usedRules++
+				continue
+			case outcome == fastMatched && r.directMatch:
+				tx.matchDirect(r, v, key, value)
+				tx.Capture = false
+				usedRules++
+				continue
+			}
+		}
+		if !tx.warnOn && r.directAction {
+			tx.matchDirect(r, variables.Unknown, "", "")
+			tx.Capture = false
 			usedRules++
 			continue
 		}

@@ -311,6 +311,9 @@ func (rg *RuleGroup) EnablePrescreen() {
 			r.quiet = r.screenSlot != 0 && r.ParentID_ == noID && msgQuiet &&
 				(r.LogData == nil || r.logDataDeferrable)
 			r.fastReject = r.ParentID_ == noID && r.ruleQuietStart && fastRejectable(r)
+			r.directMatch = r.fastReject && r.Chain == nil && r.Msg == nil && r.LogData == nil
+			r.directAction = r.operator == nil && r.ParentID_ == noID && r.Chain == nil && !r.MultiMatch &&
+				r.Msg == nil && r.LogData == nil
 		}
 	}
 }
@@ -326,7 +329,7 @@ func (tx *Transaction) flushPendingLogData() {
 
 // skipScreened is what RuleGroup.Eval does instead of evaluating r, a
 // quiet rule the prescreen rules out (Rule.quiet) or a fastReject rule
-// that does not match (rejects): an evaluation would only set the RULE
+// that does not match (fastEval): an evaluation would only set the RULE
 // collection's fields, so r is remembered as the one whose
 // fields RULE should hold, and the fields are written when something may
 // read them (flushPendingRule). Nothing changes a collection in between:
@@ -360,16 +363,83 @@ func fastRejectable(r *Rule) bool {
 	return !strings.Contains(strings.ToLower(r.operator.Data), "rule")
 }
 
-// rejects reports whether r, a fastReject rule, matches nothing: its
-// operator on the TX variable's value (or, for &TX:name, the number of
-// values), as doEvaluate would evaluate it. A variable with several
-// values is left to doEvaluate (false).
-func (tx *Transaction) rejects(r *Rule) bool {
-	vals := tx.getFieldOnce(r.variables[0])
-	if len(vals) != 1 {
-		return len(vals) == 0
+// Outcomes of fastEval.
+const (
+	fastUndecided = iota // several values: doEvaluate decides
+	fastRejected         // no value, or the operator does not match
+	fastMatched          // the one value matches
+)
+
+// fastEval evaluates the operator of r, a fastReject rule, as doEvaluate
+// would: on the TX variable's value (or, for &TX:name, the number of
+// values). A variable with several values is left to doEvaluate, and so
+// is a rule whose targets ctl:ruleRemoveTarget* narrowed in this
+// transaction: for a count that is not only fewer values to match, it
+// changes the value (&TX:a "@eq 0" matches once TX:a is removed; found by
+// TestDirectMatchRandomRules). The matched value is returned as its
+// variable, key and value.
+func (tx *Transaction) fastEval(r *Rule) (outcome int, v variables.RuleVariable, key, value string) {
+	if len(tx.ruleRemoveTargetByID) != 0 && len(tx.ruleRemoveTargetByID[r.ID_]) != 0 {
+		return fastUndecided, 0, "", ""
 	}
-	return !r.executeOperator(vals[0].Value(), tx)
+	vals := tx.getFieldOnce(r.variables[0])
+	switch {
+	case len(vals) == 0:
+		return fastRejected, 0, "", ""
+	case len(vals) > 1:
+		return fastUndecided, 0, "", ""
+	}
+	md := vals[0]
+	if !r.executeOperator(md.Value(), tx) {
+		return fastRejected, 0, "", ""
+	}
+	return fastMatched, md.Variable(), md.Key(), md.Value()
+}
+
+// matchDirect is doEvaluate for r, a directMatch rule whose operator
+// matched the one value (variable v, key, value) of its TX variable
+// (fastEval), or a directAction rule (no operator: variables.Unknown and
+// empty strings, as doEvaluate's forced match), with no debug line to
+// log: the same RULE fields, match record, MATCHED_* variables, actions
+// (in the same order) and MatchedRule, without the general machinery
+// (Rampart fork: the CRS's paranoia-level gates and score sums are such
+// rules, ~60 matches per request). With no non-disruptive action nothing
+// reads RULE during the match (no msg or logdata; matchVariable, the
+// flow and disruptive actions and MatchRule read other collections), so
+// its fields (constants) are left pending as a skipped rule's are; but
+// the expansions earlier skipped rules left pending are made first, on
+// the MATCHED_* variables the match is about to change (found by the
+// waf package's TestPrescreenSameVerdicts on the CRS).
+func (tx *Transaction) matchDirect(r *Rule, v variables.RuleVariable, key, value string) {
+	tx.Capture = r.Capture
+	// A skipped rule's msg or logdata expansion still pending reads the
+	// collections as they are now: made before the match changes them.
+	if tx.pendingLogData != nil || tx.pendingRule != nil {
+		tx.flushPendingRule(r)
+	}
+	if len(r.nondisruptive) == 0 {
+		tx.pendingRule = r // r's id, rev and severity: constants
+	} else {
+		col := tx.variables.rule
+		tx.ruleSlots.SetFirst(col, 0, "id", r.LogID())
+		tx.ruleSlots.SetFirst(col, 2, "rev", r.Rev_)
+		tx.ruleSlots.SetFirst(col, 4, "severity", r.Severity_.String())
+	}
+	mr := tx.arena.match(v, key, value, chainLevelZero)
+	name, lower := "", ""
+	if len(r.variables) != 0 {
+		if rv := &r.variables[0]; rv.matchedNames != nil && key == rv.KeyStr {
+			name, lower = rv.matchedNames[0], rv.matchedNames[1]
+		}
+	}
+	r.matchVariable(tx, mr, name, lower)
+	matched := tx.arena.list(mr)
+	for _, a := range r.flowDisruptive {
+		a.Function.Evaluate(r, tx)
+	}
+	if r.ID_ != noID {
+		tx.MatchRule(r, matched)
+	}
 }
 
 // flushPendingRule writes the RULE fields skipScreened left pending, as
