@@ -20,17 +20,30 @@ import "slices"
 // edges and suffix link; following links from them soon reaches a dense
 // state.
 type Set struct {
-	class   [256]uint8 // lower-cased byte -> class; 0: in no literal
-	classes int
-	dense   int32
-	delta   []int32 // dense state s, class c: delta[s*classes+c]
-	states  []state
-	edges   []edge
-	outs    []int32
-	owners  int
+	class    [256]uint8 // lower-cased byte -> class; 0: in no literal
+	rawClass [256]uint8 // byte -> its lower-cased form's class
+	classes  int
+	dense    int32
+	// delta[s*classes+c] is dense state s's next state on class c, n,
+	// as n<<1 | 1 when n names owners, n<<1 otherwise: a scan tests the
+	// bit instead of loading n's state.
+	delta  []int32
+	states []state
+	edges  []edge
+	outs   []outWord
+	owners int
 }
 
-// state is a deep state's edges and suffix link, and any state's owners.
+// outWord is one word of a state's owners bitset: the bits mask of
+// found[w]. A state's owners are kept a word at a time, so that a state
+// naming several owners of one word sets them with one OR.
+type outWord struct {
+	w int32
+	m uint64
+}
+
+// state is a deep state's edges and suffix link, and any state's owners
+// (outs[outLo:outLo+nOuts], words in increasing order).
 type state struct {
 	edgeLo, fail, outLo, nOuts int32
 	nEdges                     uint16 // at most one per class
@@ -150,8 +163,14 @@ func newSet(literals [][]string, maxDense int) *Set {
 		}
 		st.nEdges = uint16(len(keys))
 		st.outLo = int32(len(m.outs))
-		m.outs = append(m.outs, states[s].owners...)
-		st.nOuts = int32(len(states[s].owners))
+		for _, o := range states[s].owners { // sorted: a word's owners are adjacent
+			if n := len(m.outs); n > int(st.outLo) && m.outs[n-1].w == o>>6 {
+				m.outs[n-1].m |= 1 << (o & 63)
+			} else {
+				m.outs = append(m.outs, outWord{w: o >> 6, m: 1 << (o & 63)})
+			}
+		}
+		st.nOuts = int32(len(m.outs)) - st.outLo
 	}
 	// The dense table, breadth first: a state's suffix link is a smaller
 	// number, so its row is complete when the state's is made.
@@ -163,12 +182,18 @@ func newSet(literals [][]string, maxDense int) *Set {
 			byClass[cl] = byte(c)
 		}
 	}
+	for c := range m.rawClass {
+		m.rawClass[c] = m.class[lower[c]]
+	}
 	for s := int32(0); s < m.dense; s++ {
 		row := m.delta[int(s)*m.classes : int(s+1)*m.classes]
 		st := &m.states[s]
 		for cl := 1; cl < m.classes; cl++ {
 			if n, ok := m.edge(st, byClass[cl]); ok {
-				row[cl] = n
+				row[cl] = n << 1
+				if m.states[n].nOuts != 0 {
+					row[cl] |= 1
+				}
 			} else if s != 0 {
 				row[cl] = m.delta[int(st.fail)*m.classes+cl]
 			}
@@ -204,25 +229,37 @@ func (m *Set) ScanBits(s string, found []uint64) {
 	st := int32(0)
 	classes := int32(m.classes)
 	for i := 0; i < len(s); i++ {
-		c := lower[s[i]]
-		cl := int32(m.class[c])
+		cl := int32(m.rawClass[s[i]])
 		if cl == 0 {
-			st = 0 // no literal holds c
+			st = 0 // no literal holds the byte
 			continue
 		}
-		for st >= m.dense {
-			if n, ok := m.edge(&m.states[st], c); ok {
-				st = n
-				goto matched
+		if st < m.dense {
+			d := m.delta[st*classes+cl]
+			st = d >> 1
+			if d&1 == 0 {
+				continue // no owner ends here
 			}
-			st = m.states[st].fail
+		} else {
+			st = m.deepNext(st, lower[s[i]], cl)
 		}
-		st = m.delta[st*classes+cl]
-	matched:
 		if o := &m.states[st]; o.nOuts != 0 {
 			for _, o := range m.outs[o.outLo : o.outLo+o.nOuts] {
-				found[o>>6] |= 1 << (o & 63)
+				found[o.w] |= o.m
 			}
 		}
 	}
+}
+
+// deepNext is the next state after deep state st on byte c (lower case)
+// of class cl: its edge, else its suffix link's, until a dense state's
+// row answers.
+func (m *Set) deepNext(st int32, c byte, cl int32) int32 {
+	for st >= m.dense {
+		if n, ok := m.edge(&m.states[st], c); ok {
+			return n
+		}
+		st = m.states[st].fail
+	}
+	return m.delta[st*int32(m.classes)+cl] >> 1
 }
