@@ -1,7 +1,8 @@
 // Package rxprefilter decides cheaply, before a regular expression runs,
 // that it cannot match: it derives from the expression's syntax tree the
 // literal strings any match must contain (an AND/OR tree of atoms, in the
-// style of RE2's prefilter), and the fewest bytes any match needs.
+// style of RE2's prefilter), the adjacent bytes any match must contain
+// (pairs.go), and the fewest bytes any match needs.
 //
 // A Filter only ever answers "cannot match" when that is certain; when in
 // doubt it answers "may match" and the caller runs the expression. Every
@@ -46,7 +47,7 @@ type Filter struct {
 func New(re *syntax.Regexp) *Filter {
 	re = re.Simplify()
 	f := &Filter{minLen: minLen(re)}
-	root := analyze(re).match()
+	root := and(append([]*node{analyze(re).match()}, requiredPairs(re)...)...)
 	if root.op != opAll && size(root, map[*node]int{}) <= maxNodes {
 		finish(root, map[*node]bool{})
 		f.root = root
@@ -168,6 +169,7 @@ const (
 	opAtom               // the input contains atom
 	opAnd                // every sub holds
 	opOr                 // some sub holds
+	opPair               // the input has a byte of pair.x followed by one of pair.y
 )
 
 type node struct {
@@ -184,7 +186,13 @@ type node struct {
 	// holds when the input has one of them (byteOr set).
 	anyByte byteSet
 	byteOr  bool
+	// pair, for opPair, holds the two byte sets (lower case).
+	pair *bytePair
 }
+
+// bytePair is an opPair's condition: some byte of x directly followed by
+// some byte of y.
+type bytePair struct{ x, y byteSet }
 
 // orIndex is a large OR's subs by key byte: those filed under byte b are
 // subs[start[b]:start[b+1]]; always are the subs with an empty req.
@@ -303,6 +311,17 @@ func (n *node) eval(s string, set *byteSet) bool {
 	switch n.op {
 	case opAtom:
 		return len(n.atom) == 1 || strings.Contains(s, n.atom)
+	case opPair:
+		x, y := &n.pair.x, &n.pair.y
+		if !set.intersects(x) || !set.intersects(y) {
+			return false
+		}
+		for i := 0; i+1 < len(s); i++ {
+			if c, d := s[i], s[i+1]; x[c>>6]&(1<<(c&63)) != 0 && y[d>>6]&(1<<(d&63)) != 0 {
+				return true
+			}
+		}
+		return false
 	case opAnd:
 		for _, c := range n.subs {
 			if !c.eval(s, set) {
@@ -347,6 +366,8 @@ func (n *node) String() string {
 	switch n.op {
 	case opAtom:
 		return strconv.Quote(n.atom)
+	case opPair:
+		return "pair(" + n.pair.x.String() + " " + n.pair.y.String() + ")"
 	case opAnd, opOr:
 		parts := make([]string, len(n.subs))
 		for i, c := range n.subs {

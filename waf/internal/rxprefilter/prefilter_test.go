@@ -43,18 +43,22 @@ func TestConditions(t *testing.T) {
 		minLen        int
 		no, maybe     []string
 	}{
-		{`(?sm)sleep\s*\(`, `("sleep(" OR ("sleep" AND ("\t" OR "\n" OR "\f" OR "\r" OR " ") AND "("))`, 6, []string{"slee(p", "sleep"}, []string{"sleep (", "xsleep\t("}},
-		{`(?i)union\s+select`, `("union" AND ("\t" OR "\n" OR "\f" OR "\r" OR " ") AND "select")`, 12, []string{"union selec"}, []string{"UNION  SELECT", "uNiOn\nSeLeCt"}},
+		{`(?sm)sleep\s*\(`, `(("sleep(" OR ("sleep" AND ("\t" OR "\n" OR "\f" OR "\r" OR " ") AND "(")) AND pair([p] [\x09\x0a\x0c\x0d (]))`, 6, []string{"slee(p", "sleep"}, []string{"sleep (", "xsleep\t("}},
+		{`(?i)union\s+select`, `("union" AND ("\t" OR "\n" OR "\f" OR "\r" OR " ") AND "select" AND pair([n] [\x09\x0a\x0c\x0d ]) AND pair([\x09\x0a\x0c\x0d ] [s]))`, 12, []string{"union selec"}, []string{"UNION  SELECT", "uNiOn\nSeLeCt"}},
 		{`(?i)s`, `"s"`, 1, []string{"abc"}, []string{"S", "\u017f"}},
 		{`(?i)k`, `"k"`, 1, []string{"abc"}, []string{"K", "\u212a"}},
-		{`java\.lang\.(?:runtime|processbuilder)`, `("java.lang.processbuilder" OR "java.lang.runtime")`, 17, []string{"java.lang.Thread"}, []string{"java.lang.runtime"}},
-		{`a[bc]d`, `("abd" OR "acd")`, 3, []string{"abc"}, []string{"acd"}},
+		{`java\.lang\.(?:runtime|processbuilder)`, `(("java.lang.processbuilder" OR "java.lang.runtime") AND pair([.] [pr]))`, 17, []string{"java.lang.Thread"}, []string{"java.lang.runtime"}},
+		{`a[bc]d`, `(("abd" OR "acd") AND pair([a] [bc]) AND pair([bc] [d]))`, 3, []string{"abc"}, []string{"acd"}},
 		{`a.*b`, `("a" AND "b")`, 2, []string{"aaa"}, []string{"a-b"}},
 		{`x*`, `*`, 0, nil, []string{""}},
 		{`(?:abc|)d`, `"d"`, 1, []string{"abc"}, []string{"d"}},
 		{`\x{fffd}x`, `"x"`, 2, []string{"\xffy"}, []string{"\xffx"}},
 		{`(?i)é`, `*`, 2, []string{"e"}, []string{"É"}},
 		{`^(?:GET|HEAD)$`, `("get" OR "head")`, 3, []string{"POST"}, []string{"GET", "HEAD"}},
+		// Literals somewhere are not enough: the slash must be followed by
+		// a dot or a question mark (adjacent-byte pairs).
+		{`(?:/|\\)(?:\.|\?){2,3}(?:/|\\)`, `(("/../" OR "/..\\" OR "/.?/" OR "/.?\\" OR "/?./" OR "/?.\\" OR "/??/" OR "/??\\" OR "\\../" OR "\\..\\" OR "\\.?/" OR "\\.?\\" OR "\\?./" OR "\\?.\\" OR "\\??/" OR "\\??\\" OR (("/" OR "\\") AND (".." OR ".?" OR "?." OR "??") AND ("." OR "?") AND ("/" OR "\\"))) AND pair([.?] [.?]) AND pair([/\x5c] [.?]) AND pair([.?] [/\x5c]))`, 4,
+			[]string{"/nostore/1k?id=42&q=blue+widgets&page=2", "/a/b.c", "?/", "/x..y/"}, []string{"/../", "x\\?.\\y", "/.?./"}},
 	} {
 		re, f := mustFilter(t, tc.pattern)
 		if got := f.String(); got != tc.cond {
@@ -111,6 +115,12 @@ func TestGeneratedMatches(t *testing.T) {
 		`(?sm)\x{fffd}|(?i)ſelect`,
 		`(?sm)(?i)[kK]elvin|[s]ign`,
 		`(?sm)a{2,4}b{0,2}(?:cd|ef){1,}`,
+		// Adjacent-byte pairs across optional and repeated pieces,
+		// alternatives, classes and folded case.
+		`(?sm)(?i)a(?:b|c?)d+e?[fg]`,
+		`(?sm)x(?:y|)(?:z?|w)v`,
+		`(?sm)(?i)(?:%2f|/)(?:\.|%2e){2}(?:%2f|/)`,
+		`(?sm)[a-c]\s*[0-2]{1,3}(?:-|_)?k`,
 	} {
 		checkGenerated(t, p, 2000, uint64(i))
 	}
