@@ -138,6 +138,14 @@ func directRules(rng *rand.Rand) string {
 		id := next()
 		fmt.Fprintf(&b, "SecAction \"id:%d,phase:%d,pass,nolog,setvar:'tx.final%d=%%{MATCHED_VAR}|%%{MATCHED_VAR_NAME}|%%{rule.id}|%%{rule.rev}|%%{rule.severity}|%%{tx.score}|%%{HIGHEST_SEVERITY}'\"\n", id, phase, phase)
 	}
+	// The phase ends on what the last rule leaves in MATCHED_VARS: a
+	// gate's match or a marker's (written when the phase ends).
+	switch rng.Intn(3) {
+	case 0:
+		b.WriteString("SecMarker \"END-ALL\"\n")
+	case 1:
+		fmt.Fprintf(&b, "SecRule TX:b \"@ge 0\" \"id:%d,phase:2,pass,nolog\"\n", next())
+	}
 	return b.String()
 }
 

@@ -214,6 +214,10 @@ type Rule struct {
 	// msg or logdata, which RuleGroup.Eval applies itself as a match
 	// (Transaction.matchDirect; Rampart fork).
 	directAction bool
+	// blindActions: every non-disruptive, flow and disruptive action of
+	// the rule reads no collection (collectionBlind), so matchDirect may
+	// defer MATCHED_VARS's entry (Transaction.deferredMV; Rampart fork).
+	blindActions bool
 	// msgConst is the text Msg always expands to, when msgIsConst (set
 	// with the prescreen; Rampart fork).
 	msgConst   string

@@ -294,6 +294,7 @@ RulesLoop:
 		if tx.variables.matchedVars.Len() > 0 {
 			tx.variables.matchedVars.Reset()
 		}
+		tx.deferredMV = false // Rampart fork: the reset it stood for
 
 		// Rampart fork: a quiet rule the prescreen rules out is not
 		// evaluated; its RULE fields are written when they may be read
@@ -333,6 +334,7 @@ RulesLoop:
 		usedRules++
 	}
 	tx.flushPendingRule(nil) // Rampart fork: before anything else can read RULE
+	tx.writeDeferredMV()     // Rampart fork: likewise MATCHED_VARS
 	tx.screenEnd()
 	tx.DebugLogger().Debug().
 		Int("phase", int(phase)).

@@ -314,6 +314,15 @@ func (rg *RuleGroup) EnablePrescreen() {
 			r.directMatch = r.fastReject && r.Chain == nil && r.Msg == nil && r.LogData == nil
 			r.directAction = r.operator == nil && r.ParentID_ == noID && r.Chain == nil && !r.MultiMatch &&
 				r.Msg == nil && r.LogData == nil
+			r.blindActions = true
+			for _, a := range r.actions {
+				if a.Function.Type() == plugintypes.ActionTypeMetadata || a.Function.Type() == plugintypes.ActionTypeData {
+					continue // not evaluated when the rule runs
+				}
+				if _, ok := a.Function.(collectionBlind); !ok {
+					r.blindActions = false
+				}
+			}
 		}
 	}
 }
@@ -425,13 +434,32 @@ func (tx *Transaction) matchDirect(r *Rule, v variables.RuleVariable, key, value
 		tx.ruleSlots.SetFirst(col, 2, "rev", r.Rev_)
 		tx.ruleSlots.SetFirst(col, 4, "severity", r.Severity_.String())
 	}
-	mr := tx.arena.match(v, key, value, chainLevelZero)
 	name, lower := "", ""
 	if len(r.variables) != 0 {
 		if rv := &r.variables[0]; rv.matchedNames != nil && key == rv.KeyStr {
 			name, lower = rv.matchedNames[0], rv.matchedNames[1]
 		}
 	}
+	if r.blindActions {
+		// What tx.matchVariable does, MATCHED_VARS's entry deferred: Eval
+		// reset MATCHED_VARS before r, resets it again before the next
+		// rule, and no action of r reads it (the non-disruptive ones,
+		// all blind, do nothing when evaluated).
+		if name == "" {
+			name, lower = matchedVarNames(v, key)
+		}
+		tx.variables.matchedVarName.Set(name)
+		tx.variables.matchedVar.Set(value)
+		tx.deferredMV, tx.deferredName, tx.deferredLower, tx.deferredValue = true, name, lower, value
+		for _, a := range r.flowDisruptive {
+			a.Function.Evaluate(r, tx)
+		}
+		if r.ID_ != noID { // a SecMarker's match record is never read
+			tx.MatchRule(r, tx.arena.list(tx.arena.match(v, key, value, chainLevelZero)))
+		}
+		return
+	}
+	mr := tx.arena.match(v, key, value, chainLevelZero)
 	r.matchVariable(tx, mr, name, lower)
 	matched := tx.arena.list(mr)
 	for _, a := range r.flowDisruptive {
@@ -439,6 +467,18 @@ func (tx *Transaction) matchDirect(r *Rule, v variables.RuleVariable, key, value
 	}
 	if r.ID_ != noID {
 		tx.MatchRule(r, matched)
+	}
+}
+
+// collectionBlind is implemented by the actions whose evaluation reads no
+// collection (actions.ReadsNoCollection).
+type collectionBlind interface{ ReadsNoCollection() }
+
+// writeDeferredMV writes the MATCHED_VARS entry matchDirect deferred.
+func (tx *Transaction) writeDeferredMV() {
+	if tx.deferredMV {
+		tx.deferredMV = false
+		tx.variables.matchedVars.AddLower(tx.deferredName, tx.deferredLower, tx.deferredValue)
 	}
 }
 

@@ -159,6 +159,13 @@ type Transaction struct {
 	// pendingMsg the last of those with a msg (flushPendingRule; Rampart
 	// fork).
 	pendingRule, pendingMsg *Rule
+	// deferredMV: MATCHED_VARS should hold one entry, deferredName
+	// (filed under deferredLower) = deferredValue, that matchDirect left
+	// unwritten: RuleGroup.Eval resets MATCHED_VARS before the next rule
+	// reads anything, and writes the entry when the phase ends instead
+	// (Rampart fork).
+	deferredMV                                 bool
+	deferredName, deferredLower, deferredValue string
 	// debugOn and warnOn cache debugLogger.Debug().IsEnabled() and
 	// Warn().IsEnabled() (DebugOn, RuleGroup.Eval; Rampart fork).
 	debugOn, warnOn bool
