@@ -339,3 +339,21 @@ func TestRequiredLiteral(t *testing.T) {
 		}
 	}
 }
+
+// TestHasFoldRune compares hasFoldRune (eight bytes at a time until a
+// byte outside ASCII) with its definition, the runes at every offset.
+func TestHasFoldRune(t *testing.T) {
+	pieces := []string{"a", "K", "\u212a", "\u017f", "é", "\xe2", "\x84", "\xaa", "\xc5\xbf", "s", "12345678"}
+	rng := rand.New(rand.NewSource(1))
+	for i := 0; i < 50000; i++ {
+		var b strings.Builder
+		for n := rng.Intn(12); n >= 0; n-- {
+			b.WriteString(pieces[rng.Intn(len(pieces))])
+		}
+		s := b.String()
+		want := strings.Contains(s, "\u212a") || strings.Contains(s, "\u017f")
+		if got := hasFoldRune(s); got != want {
+			t.Fatalf("hasFoldRune(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

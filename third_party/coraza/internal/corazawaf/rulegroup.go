@@ -226,7 +226,9 @@ RulesLoop:
 		}
 
 		// we skip the rule in case it's in the excluded list
-		if _, skip := tx.ruleRemoveByID[r.ID_]; skip {
+		// (Rampart fork: no lookup in an empty map, the usual case.)
+		if len(tx.ruleRemoveByID) == 0 {
+		} else if _, skip := tx.ruleRemoveByID[r.ID_]; skip {
 			tx.DebugLogger().Debug().
 				Int("rule_id", r.ID_).
 				Msg("Skipping rule")

@@ -49,6 +49,7 @@ package corazawaf
 // Multiphase evaluation (a build tag) is not screened.
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"reflect"
 	"slices"
@@ -1164,7 +1165,13 @@ func equalFoldASCII(a, b string) bool {
 
 // hasFoldRune reports whether s holds U+212A or U+017F.
 func hasFoldRune(s string) bool {
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i+8 <= len(s); i += 8 { // eight ASCII bytes at a time
+		if binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))&0x8080808080808080 != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
 		if s[i] >= 0x80 {
 			s = s[i:]
 			return strings.Contains(s, "\u212a") || strings.Contains(s, "\u017f")
