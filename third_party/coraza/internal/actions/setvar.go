@@ -249,14 +249,15 @@ func (a *setvarFn) evaluateTxCollection(r plugintypes.RuleMetadata, tx plugintyp
 		col.Remove(key)
 		return
 	}
-	currentVal := firstValue(col, key)
 	switch {
 	case len(value) == 0:
 		// if nothing to input
 		setOne(col, key, "")
 	// Check if this could be an arithemetic operation. If it is followed by a number, it will be treated as an arithmetic operation. Otherwise, it will be treated as a string.
 	case value[0] == '+', value[0] == '-':
-		setSigned(r, tx, col, key, currentVal, value[0], value[1:], value)
+		// Rampart fork: the current value is read only here, where it is
+		// used (it was read for every setvar).
+		setSigned(r, tx, col, key, firstValue(col, key), value[0], value[1:], value)
 	default:
 		setOne(col, key, value)
 	}

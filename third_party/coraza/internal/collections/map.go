@@ -220,6 +220,12 @@ func (c *Map) SetOne(key string, value string) {
 	originalKey := key
 	dataSlice, key, exists := c.lookup(key)
 	oldLen := len(dataSlice)
+	if oldLen == 1 {
+		// Rampart fork: the key's one value replaced where it is, without
+		// storing the same list again (setvar updates the CRS's scores).
+		dataSlice[0] = keyValue{key: originalKey, value: value}
+		return
+	}
 	if !exists || cap(dataSlice) < 1 {
 		// Rampart fork: a new key takes a spare list when there is one
 		// (setvar creates the CRS's ~50 TX variables per request).
