@@ -346,7 +346,10 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 		if rid == noID {
 			rid = r.ParentID_
 		}
-		ecol := tx.ruleRemoveTargetByID[rid]
+		var ecol []ruleTargetRemoval
+		if tx.targetRemovals != 0 { // Rampart fork: no lookup while there is none
+			ecol = tx.ruleRemoveTargetByID[rid]
+		}
 		for _, v := range r.variables {
 			if multiphaseEvaluation && multiphaseSkipVariable(r, v.Variable, phase) {
 				continue

@@ -114,6 +114,11 @@ type Transaction struct {
 	// Rampart fork: the removed targets as ruleTargetRemoval (a third of
 	// a ruleVariableParams), the map reused with the pooled transaction.
 	ruleRemoveTargetByID map[int][]ruleTargetRemoval
+	// targetRemovals counts this transaction's RemoveRuleTargetByID calls:
+	// the map keeps emptied lists of earlier transactions (newTransaction),
+	// so its length does not say whether any rule has a removal (Rampart
+	// fork: no lookup per rule while there is none).
+	targetRemovals int
 
 	// Will skip this number of rules, this value will be decreased on each skip
 	Skip int
@@ -880,6 +885,7 @@ func (tx *Transaction) getFieldOnce(rv ruleVariableParams) []types.MatchData {
 // key for pattern-based matching (e.g. removing all ARGS matching
 // /^json\.\d+\.field$/ from a given rule).
 func (tx *Transaction) RemoveRuleTargetByID(id int, variable variables.RuleVariable, key string, keyRx *regexp.Regexp) {
+	tx.targetRemovals++ // Rampart fork: see targetRemovals
 	c := ruleTargetRemoval{
 		Variable: variable,
 		KeyStr:   key,

@@ -245,6 +245,7 @@ func (w *WAF) newTransaction(opts Options) *Transaction {
 	tx.lastPhase = 0
 	tx.ruleRemoveByID = nil
 	tx.ruleRemoveByIDRanges = nil
+	tx.targetRemovals = 0
 	if tx.ruleRemoveTargetByID == nil {
 		tx.ruleRemoveTargetByID = map[int][]ruleTargetRemoval{}
 	} else if len(tx.ruleRemoveTargetByID) <= maxKeptTargetRemovals {
@@ -302,8 +303,7 @@ func (w *WAF) newTransaction(opts Options) *Transaction {
 
 	// set capture variables
 	for i := 0; i <= 10; i++ {
-		is := strconv.Itoa(i)
-		tx.variables.tx.Set(is, []string{""})
+		tx.variables.tx.SetOne(strconv.Itoa(i), "") // Rampart fork: no slice
 	}
 
 	// Some defaults
