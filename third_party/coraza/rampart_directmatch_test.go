@@ -203,3 +203,48 @@ func directOutcome(t *testing.T, w coraza.WAF, query string) string {
 		"HIGHEST_SEVERITY="+v.HighestSeverity().Get())
 	return strings.Join(out, "\n")
 }
+
+// TestTargetRemovals: ctl:ruleRemoveTargetById takes effect for the rest
+// of the transaction, on a TX comparison (fastEval, matchDirect), on its
+// count, and on a rule doEvaluate runs; the engine looks removals up only
+// once the transaction has made one (Transaction.targetRemovals), and a
+// pooled transaction starts with none. Checked against fixed outcomes,
+// with and without the prescreen.
+func TestTargetRemovals(t *testing.T) {
+	const rules = `
+SecRuleEngine On
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.a=1"
+SecRule ARGS:rm "@streq 1" "id:2,phase:1,pass,nolog,ctl:ruleRemoveTargetById=10;TX:a,ctl:ruleRemoveTargetById=11;TX:a,ctl:ruleRemoveTargetById=12;ARGS:x"
+SecRule TX:a "@eq 1" "id:10,phase:1,pass,log"
+SecRule &TX:a "@eq 0" "id:11,phase:1,pass,log"
+SecRule ARGS:x|ARGS:y "@rx ^v$" "id:12,phase:1,pass,log"
+`
+	for _, prescreen := range []bool{true, false} {
+		w, err := coraza.NewWAF(coraza.NewWAFConfig().WithDirectives(rules).WithPrescreen(prescreen).WithRecordReuse(prescreen))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Alternated, so pooled transactions go from one state to the other.
+		for i := 0; i < 6; i++ {
+			for query, want := range map[string]string{
+				"rm=1&x=v": "2 11",    // TX:a gone from 10 and counted as 0 by 11; ARGS:x gone from 12
+				"rm=0&x=v": "10 12",   // nothing removed
+				"rm=1&y=v": "2 11 12", // ARGS:y is still 12's
+			} {
+				tx := w.NewTransaction()
+				tx.ProcessURI("/?"+query, "GET", "HTTP/1.1")
+				tx.ProcessRequestHeaders()
+				var ids []string
+				for _, mr := range tx.MatchedRules() {
+					if id := mr.Rule().ID(); id != 1 {
+						ids = append(ids, fmt.Sprint(id))
+					}
+				}
+				tx.Close()
+				if got := strings.Join(ids, " "); got != want {
+					t.Fatalf("prescreen %v, %s: matched %q, want %q", prescreen, query, got, want)
+				}
+			}
+		}
+	}
+}
