@@ -190,6 +190,10 @@ func (p WAFPolicy) validate(add addFunc) {
 			add(field, "%d bytes, the limit is %d", len(r), MaxWAFCustomRuleBytes)
 		case hasIncludeDirective(r):
 			add(field, "Include directives are not allowed")
+		default:
+			if d, use := policyDirective(r); d != "" {
+				add(field, "%s is not allowed in a custom rule: the policy sets it (%s)", d, use)
+			}
 		}
 	}
 	validateIPList("waf.allow_ips", p.AllowIPs, add)
@@ -211,6 +215,39 @@ func hasIncludeDirective(r string) bool {
 		}
 	}
 	return false
+}
+
+// policyDirectives are the engine settings the policy itself renders
+// (waf.directives): a custom rule setting one would silently override the
+// policy, so that, say, a site shown in block mode would not block. The
+// value is the policy field to use instead.
+var policyDirectives = map[string]string{
+	"secruleengine":                 "waf.mode",
+	"secrequestbodyaccess":          "waf.request_body_limit",
+	"secrequestbodylimit":           "waf.request_body_limit",
+	"secrequestbodyinmemorylimit":   "waf.request_body_limit",
+	"secrequestbodynofileslimit":    "waf.request_body_limit",
+	"secrequestbodylimitaction":     "waf.body_over_limit",
+	"secresponsebodyaccess":         "waf.inspect_response",
+	"secresponsebodylimit":          "waf.inspect_response",
+	"secresponsebodylimitaction":    "waf.inspect_response",
+	"secresponsebodymimetype":       "waf.inspect_response",
+	"secresponsebodymimetypesclear": "waf.inspect_response",
+}
+
+// policyDirective returns the first engine setting of the policy's that a
+// custom rule sets, and the policy field that sets it; "" when none.
+func policyDirective(r string) (string, string) {
+	for line := range strings.SplitSeq(r, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if use, ok := policyDirectives[strings.ToLower(f[0])]; ok {
+			return f[0], use
+		}
+	}
+	return "", ""
 }
 
 func (x WAFExclusion) validate(prefix string, add addFunc) {
