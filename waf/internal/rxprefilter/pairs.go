@@ -28,12 +28,36 @@ const maxPairs = 4
 const maxPairBytes = 48
 
 // ends is what is known of a sub-expression's matches: whether one can be
-// empty, and the (lower-cased) bytes a non-empty one can start and end
-// with; known is false when those are not bounded.
+// empty (always known), and the (lower-cased) bytes a non-empty one can
+// start and end with, when firstOK and lastOK say those are bounded.
 type ends struct {
-	nullable    bool
-	known       bool
-	first, last byteSet
+	nullable        bool
+	firstOK, lastOK bool
+	first, last     byteSet
+}
+
+// highBytes are the bytes of every rune outside ASCII, and of invalid
+// UTF-8 (which Go's regexp matches as U+FFFD).
+var highBytes = func() (b byteSet) {
+	for c := 0x80; c < 0x100; c++ {
+		b.add(byte(c))
+	}
+	return b
+}()
+
+// addRune adds what r can be to set: its lower-cased byte when ASCII,
+// else any byte outside ASCII. KELVIN SIGN and LONG S, which folding
+// regexps match as k and s, add nothing: MayMatch leaves an input holding
+// one to the expression.
+func (b *byteSet) addRune(r rune) {
+	switch {
+	case r == 0x212a || r == 0x17f:
+	case r >= 0 && r < utf8.RuneSelf:
+		c, _ := asciiByte(r)
+		b.add(c)
+	default:
+		b.union(&highBytes)
+	}
 }
 
 func (b *byteSet) count() int {
@@ -61,37 +85,36 @@ func (b *byteSet) String() string {
 
 // endsOf computes ends for re.
 func endsOf(re *syntax.Regexp) ends {
+	known := func(nullable bool) ends { return ends{nullable: nullable, firstOK: true, lastOK: true} }
 	switch re.Op {
 	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText,
 		syntax.OpEndText, syntax.OpWordBoundary, syntax.OpNoWordBoundary:
-		return ends{nullable: true, known: true}
+		return known(true)
 	case syntax.OpNoMatch:
-		return ends{known: true}
+		return known(false)
 	case syntax.OpLiteral:
 		if len(re.Rune) == 0 {
-			return ends{nullable: true, known: true}
+			return known(true)
 		}
-		first, ok1 := asciiByte(re.Rune[0])
-		last, ok2 := asciiByte(re.Rune[len(re.Rune)-1])
-		if !ok1 || !ok2 {
-			return ends{}
-		}
-		var e ends
-		e.known = true
-		e.first.add(first)
-		e.last.add(last)
+		e := known(false)
+		e.first.addRune(re.Rune[0])
+		e.last.addRune(re.Rune[len(re.Rune)-1])
 		return e
 	case syntax.OpCharClass:
-		var e ends
-		e.known = true
+		e := known(false)
 		for i := 0; i+1 < len(re.Rune); i += 2 {
 			lo, hi := re.Rune[i], re.Rune[i+1]
-			if hi >= utf8.RuneSelf {
-				return ends{}
+			for r := lo; r <= hi && r < utf8.RuneSelf; r++ {
+				e.first.addRune(r)
 			}
-			for r := lo; r <= hi; r++ {
-				c, _ := asciiByte(r)
-				e.first.add(c)
+			if hi >= utf8.RuneSelf {
+				// The part outside ASCII: a single rune adds what addRune
+				// says, a range of them any byte outside ASCII.
+				if high := max(lo, utf8.RuneSelf); high == hi {
+					e.first.addRune(hi)
+				} else {
+					e.first.union(&highBytes)
+				}
 			}
 		}
 		e.last = e.first
@@ -109,34 +132,34 @@ func endsOf(re *syntax.Regexp) ends {
 		}
 		return e
 	case syntax.OpAlternate:
-		out := ends{known: true}
+		out := known(false)
 		for _, sub := range re.Sub {
 			e := endsOf(sub)
-			if !e.known {
-				return ends{}
-			}
 			out.nullable = out.nullable || e.nullable
+			out.firstOK = out.firstOK && e.firstOK
+			out.lastOK = out.lastOK && e.lastOK
 			out.first.union(&e.first)
 			out.last.union(&e.last)
 		}
 		return out
 	case syntax.OpConcat:
-		out := ends{known: true, nullable: true}
 		subs := make([]ends, len(re.Sub))
+		out := known(true)
 		for i, sub := range re.Sub {
 			subs[i] = endsOf(sub)
-			if !subs[i].known {
-				return ends{}
-			}
+			out.nullable = out.nullable && subs[i].nullable
 		}
-		for _, e := range subs { // first: up to the first piece that cannot be empty
+		// first: the pieces up to the first that cannot be empty; last:
+		// from the last that cannot be empty.
+		for _, e := range subs {
+			out.firstOK = out.firstOK && e.firstOK
 			out.first.union(&e.first)
 			if !e.nullable {
-				out.nullable = false
 				break
 			}
 		}
 		for i := len(subs) - 1; i >= 0; i-- {
+			out.lastOK = out.lastOK && subs[i].lastOK
 			out.last.union(&subs[i].last)
 			if !subs[i].nullable {
 				break
@@ -144,8 +167,9 @@ func endsOf(re *syntax.Regexp) ends {
 		}
 		return out
 	}
-	// OpAnyChar, OpAnyCharNotNL and anything new: unbounded.
-	return ends{}
+	// OpAnyChar, OpAnyCharNotNL: one character, any; anything new:
+	// unbounded and, to be safe, possibly empty.
+	return ends{nullable: re.Op != syntax.OpAnyChar && re.Op != syntax.OpAnyCharNotNL}
 }
 
 // asciiByte is r lower-cased, when r is ASCII. Under case folding the
@@ -199,7 +223,7 @@ func collectPairs(re *syntax.Regexp, out *[]bytePair) {
 			collectPairs(sub, out)
 		}
 		for i, a := range subs {
-			if !a.known || a.nullable {
+			if !a.lastOK || a.nullable {
 				continue
 			}
 			// The byte after a's match starts the next piece that is not
@@ -208,7 +232,7 @@ func collectPairs(re *syntax.Regexp, out *[]bytePair) {
 			var y byteSet
 			closed := false
 			for _, b := range subs[i+1:] {
-				if !b.known {
+				if !b.firstOK {
 					break
 				}
 				y.union(&b.first)
@@ -223,4 +247,57 @@ func collectPairs(re *syntax.Regexp, out *[]bytePair) {
 			*out = append(*out, bytePair{x: a.last, y: y})
 		}
 	}
+}
+
+// Line-end conditions. The CRS's "command without arguments" rules end
+// with an alternation of command names and $: (?:aptitude|df|...|w)$.
+// Their literals are everywhere (w, df, ps), but a match ends where the
+// value (a line) ends, so a value can only match a name it ends with: a
+// branch of such an alternation also requires the value's last byte to be
+// one its matches can end with (opLast).
+
+// alternation returns re, or what a capture group holds, when it is an
+// alternation; nil otherwise.
+func alternation(re *syntax.Regexp) *syntax.Regexp {
+	for re.Op == syntax.OpCapture {
+		re = re.Sub[0]
+	}
+	if re.Op != syntax.OpAlternate {
+		return nil
+	}
+	return re
+}
+
+// endsAtLineEnd reports whether rest, what follows a piece of a
+// concatenation, matches only empty text at the end of a line: empty-width
+// assertions of which one is $ (or \z).
+func endsAtLineEnd(rest []*syntax.Regexp) bool {
+	end := false
+	for _, r := range rest {
+		switch r.Op {
+		case syntax.OpEndLine, syntax.OpEndText:
+			end = true
+		case syntax.OpEmptyMatch, syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		default:
+			return false
+		}
+	}
+	return end
+}
+
+// alternateEnding is analyze of alt, an alternation that a match ends
+// with at a line end: each branch that cannot match empty, and whose last
+// byte is bounded, also requires the value to end with one of those bytes.
+func alternateEnding(alt *syntax.Regexp) info {
+	subs := make([]info, len(alt.Sub))
+	for i, b := range alt.Sub {
+		subs[i] = analyze(b)
+		e := endsOf(b)
+		if !e.lastOK || e.nullable || e.last.count() > maxPairBytes {
+			continue
+		}
+		last := e.last
+		subs[i] = info{cond: and(subs[i].match(), &node{op: opLast, last: &last})}
+	}
+	return alternate(subs)
 }

@@ -170,6 +170,7 @@ const (
 	opAnd                // every sub holds
 	opOr                 // some sub holds
 	opPair               // the input has a byte of pair.x followed by one of pair.y
+	opLast               // the input ends with a byte of *last, or holds a newline
 )
 
 type node struct {
@@ -188,6 +189,8 @@ type node struct {
 	byteOr  bool
 	// pair, for opPair, holds the two byte sets (lower case).
 	pair *bytePair
+	// last, for opLast, holds the bytes a match can end with (lower case).
+	last *byteSet
 }
 
 // bytePair is an opPair's condition: some byte of x directly followed by
@@ -311,6 +314,16 @@ func (n *node) eval(s string, set *byteSet) bool {
 	switch n.op {
 	case opAtom:
 		return len(n.atom) == 1 || strings.Contains(s, n.atom)
+	case opLast:
+		// The match ends where a line does: at the input's end, or before
+		// a newline (multi-line $), which is left to the expression.
+		if len(s) == 0 {
+			return false // a match needs a byte
+		}
+		if c := s[len(s)-1]; n.last[c>>6]&(1<<(c&63)) != 0 {
+			return true
+		}
+		return strings.IndexByte(s, '\n') >= 0
 	case opPair:
 		x, y := &n.pair.x, &n.pair.y
 		if !set.intersects(x) || !set.intersects(y) {
@@ -368,6 +381,8 @@ func (n *node) String() string {
 		return strconv.Quote(n.atom)
 	case opPair:
 		return "pair(" + n.pair.x.String() + " " + n.pair.y.String() + ")"
+	case opLast:
+		return "last(" + n.last.String() + ")"
 	case opAnd, opOr:
 		parts := make([]string, len(n.subs))
 		for i, c := range n.subs {
@@ -670,8 +685,16 @@ func analyze(re *syntax.Regexp) info {
 		return analyze(re.Sub[0])
 	case syntax.OpConcat:
 		acc := exactInfo("")
-		for _, s := range re.Sub {
-			acc = concat(acc, analyze(s))
+		for i, s := range re.Sub {
+			x := analyze(s)
+			// An alternation a match ends with (pairs.go) gets a last-byte
+			// condition per branch, unless it has exact strings that what
+			// comes before has exact strings to join.
+			before := acc.exact == nil || len(acc.exact) == 1 && acc.exact[0] == ""
+			if alt := alternation(s); alt != nil && (x.exact == nil || before) && endsAtLineEnd(re.Sub[i+1:]) {
+				x = alternateEnding(alt)
+			}
+			acc = concat(acc, x)
 		}
 		return acc
 	case syntax.OpAlternate:

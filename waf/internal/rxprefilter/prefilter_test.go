@@ -54,7 +54,11 @@ func TestConditions(t *testing.T) {
 		{`(?:abc|)d`, `"d"`, 1, []string{"abc"}, []string{"d"}},
 		{`\x{fffd}x`, `"x"`, 2, []string{"\xffy"}, []string{"\xffx"}},
 		{`(?i)é`, `*`, 2, []string{"e"}, []string{"É"}},
-		{`^(?:GET|HEAD)$`, `("get" OR "head")`, 3, []string{"POST"}, []string{"GET", "HEAD"}},
+		{`^(?:GET|HEAD)$`, `(("get" AND last([t])) OR ("head" AND last([d])))`, 3, []string{"POST"}, []string{"GET", "HEAD"}},
+		// A command name the value must end with (the CRS's commands
+		// without arguments): the value's last byte is checked.
+		{`(?i)(?:ps[0-9]+|w\w*o|df\d|[a-z]+sh)$`, `(("ps" AND ("0" OR "1" OR "2" OR "3" OR "4" OR "5" OR "6" OR "7" OR "8" OR "9") AND last([0123456789])) OR ("w" AND "o" AND last([o])) OR ("df" AND ("0" OR "1" OR "2" OR "3" OR "4" OR "5" OR "6" OR "7" OR "8" OR "9") AND last([0123456789])) OR ("sh" AND last([h])))`, 2,
+			[]string{"Mozilla/5.0 (X11)", "wps9?x", "who2"}, []string{"a=ps2", "x\nwho", "bash", "wo"}},
 		// Literals somewhere are not enough: the slash must be followed by
 		// a dot or a question mark (adjacent-byte pairs).
 		{`(?:/|\\)(?:\.|\?){2,3}(?:/|\\)`, `(("/../" OR "/..\\" OR "/.?/" OR "/.?\\" OR "/?./" OR "/?.\\" OR "/??/" OR "/??\\" OR "\\../" OR "\\..\\" OR "\\.?/" OR "\\.?\\" OR "\\?./" OR "\\?.\\" OR "\\??/" OR "\\??\\" OR (("/" OR "\\") AND (".." OR ".?" OR "?." OR "??") AND ("." OR "?") AND ("/" OR "\\"))) AND pair([.?] [.?]) AND pair([/\x5c] [.?]) AND pair([.?] [/\x5c]))`, 4,
@@ -121,6 +125,11 @@ func TestGeneratedMatches(t *testing.T) {
 		`(?sm)x(?:y|)(?:z?|w)v`,
 		`(?sm)(?i)(?:%2f|/)(?:\.|%2e){2}(?:%2f|/)`,
 		`(?sm)[a-c]\s*[0-2]{1,3}(?:-|_)?k`,
+		// Alternations a match ends with at a line end (opLast).
+		`(?sm)(?i)[;|&]\s*(?:w(?:ho(?:ami)?)?|ps(?:ql)?|d(?:f|mesg)|mysql(?:[^\s]{1,10}\b)?|ls|[a-c]+[0-9]?)$`,
+		`(?sm)(?:x|(?:ab|c+)d?)\b$`,
+		`(?sm)^(?:get|post|\w+x)\s*$`,
+		`(?sm)(?i)(?:ab|c[é-ü]|d[^a-z]|e\x{fffd}|k)$`,
 	} {
 		checkGenerated(t, p, 2000, uint64(i))
 	}
