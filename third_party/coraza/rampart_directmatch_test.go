@@ -24,12 +24,13 @@ import (
 // MATCHED_VAR, MATCHED_VAR_NAME, MATCHED_VARS and RULE in msg and logdata,
 // ctl:ruleRemoveTargetById narrowing a gate for some requests, SecActions
 // and SecMarkers, and screened rules whose msg and logdata (reading
-// MATCHED_*) are left pending when they are skipped. With the prescreen a matching TX comparison without
-// chain, msg or logdata, and such a SecAction or SecMarker, is applied
-// by RuleGroup.Eval itself (Transaction.matchDirect): every
-// matched rule (its match records, message and data), the interruption,
-// and the TX, RULE, MATCHED_VAR, MATCHED_VAR_NAME, MATCHED_VARS and
-// HIGHEST_SEVERITY collections must come out the same.
+// MATCHED_*) are left pending when they are skipped. With the prescreen
+// a matching TX comparison without chain, msg or logdata, and such a
+// SecAction or SecMarker, is applied by RuleGroup.Eval itself
+// (Transaction.matchDirect): every matched rule (its match records,
+// message and data), the interruption, and the TX, RULE, MATCHED_VAR,
+// MATCHED_VAR_NAME, MATCHED_VARS and HIGHEST_SEVERITY collections must
+// come out the same.
 func TestDirectMatchRandomRules(t *testing.T) {
 	seeds := 40
 	if testing.Short() {

@@ -227,12 +227,13 @@ RulesLoop:
 
 		// we skip the rule in case it's in the excluded list
 		// (Rampart fork: no lookup in an empty map, the usual case.)
-		if len(tx.ruleRemoveByID) == 0 {
-		} else if _, skip := tx.ruleRemoveByID[r.ID_]; skip {
-			tx.DebugLogger().Debug().
-				Int("rule_id", r.ID_).
-				Msg("Skipping rule")
-			continue RulesLoop
+		if len(tx.ruleRemoveByID) != 0 {
+			if _, skip := tx.ruleRemoveByID[r.ID_]; skip {
+				tx.DebugLogger().Debug().
+					Int("rule_id", r.ID_).
+					Msg("Skipping rule")
+				continue RulesLoop
+			}
 		}
 		for _, rng := range tx.ruleRemoveByIDRanges {
 			if r.ID_ >= rng[0] && r.ID_ <= rng[1] {
