@@ -218,6 +218,11 @@ type Rule struct {
 	// the rule reads no collection (collectionBlind), so matchDirect may
 	// defer MATCHED_VARS's entry (Transaction.deferredMV; Rampart fork).
 	blindActions bool
+	// snapOK: the rule's msg and logdata read neither MATCHED_VARS nor
+	// MATCHED_VARS_NAMES, so their pending expansions can be made later
+	// with MATCHED_VAR and MATCHED_VAR_NAME restored (Transaction.pendingSnap;
+	// Rampart fork).
+	snapOK bool
 	// msgConst is the text Msg always expands to, when msgIsConst (set
 	// with the prescreen; Rampart fork).
 	msgConst   string

@@ -315,6 +315,12 @@ func (rg *RuleGroup) EnablePrescreen() {
 			r.directMatch = r.fastReject && r.Chain == nil && r.Msg == nil && r.LogData == nil
 			r.directAction = r.operator == nil && r.ParentID_ == noID && r.Chain == nil && !r.MultiMatch &&
 				r.Msg == nil && r.LogData == nil
+			r.snapOK = true
+			for _, m := range []macro.Macro{r.Msg, r.LogData} {
+				if m != nil && (macro.MayRead(m, variables.MatchedVars) || macro.MayRead(m, variables.MatchedVarsNames)) {
+					r.snapOK = false
+				}
+			}
 			r.blindActions = true
 			for _, a := range r.actions {
 				if a.Function.Type() == plugintypes.ActionTypeMetadata || a.Function.Type() == plugintypes.ActionTypeData {
@@ -333,7 +339,39 @@ func (rg *RuleGroup) EnablePrescreen() {
 func (tx *Transaction) flushPendingLogData() {
 	if r := tx.pendingLogData; r != nil {
 		tx.pendingLogData = nil
-		tx.ruleSlots.SetFirst(tx.variables.rule, 3, "logdata", r.LogData.Expand(tx))
+		tx.ruleSlots.SetFirst(tx.variables.rule, 3, "logdata", tx.expandPending(r.LogData))
+	}
+	if tx.pendingMsg == nil {
+		tx.pendingSnap = false
+	}
+}
+
+// expandPending expands a pending msg or logdata on the collections as
+// they were when it was left pending: with the snapshot of MATCHED_VAR and
+// MATCHED_VAR_NAME when blind matches have changed them since.
+func (tx *Transaction) expandPending(m macro.Macro) string {
+	if !tx.pendingSnap {
+		return m.Expand(tx)
+	}
+	v, n := tx.variables.matchedVar, tx.variables.matchedVarName
+	mv, mvn := v.Get(), n.Get()
+	v.Set(tx.snapMV)
+	n.Set(tx.snapMVN)
+	s := m.Expand(tx)
+	v.Set(mv)
+	n.Set(mvn)
+	return s
+}
+
+// writePendingMsg sets RULE:msg to the pending msg's expansion.
+func (tx *Transaction) writePendingMsg() {
+	if m := tx.pendingMsg; m != nil {
+		tx.pendingMsg = nil
+		msg := m.msgConst
+		if !m.msgIsConst {
+			msg = tx.expandPending(m.Msg)
+		}
+		tx.ruleSlots.SetFirst(tx.variables.rule, 1, "msg", msg)
 	}
 }
 
@@ -347,6 +385,17 @@ func (tx *Transaction) flushPendingLogData() {
 // first. The msg and logdata macros read no RULE field (Rule.quiet), so
 // expanding them later, on the same collections, gives the same text.
 func (tx *Transaction) skipScreened(r *Rule) {
+	if tx.pendingSnap && (r.Msg != nil || r.LogData != nil) {
+		// r's expansions see the collections as they are now; an earlier
+		// one that r does not replace is made now, with the snapshot.
+		if tx.pendingLogData != nil && r.LogData == nil {
+			tx.flushPendingLogData()
+		}
+		if tx.pendingMsg != nil && r.Msg == nil {
+			tx.writePendingMsg()
+		}
+		tx.pendingSnap = false
+	}
 	tx.pendingRule = r
 	if r.Msg != nil {
 		tx.pendingMsg = r
@@ -424,11 +473,23 @@ func (tx *Transaction) matchDirect(r *Rule, v variables.RuleVariable, key, value
 	tx.Capture = r.Capture
 	// A skipped rule's msg or logdata expansion still pending reads the
 	// collections as they are now: made before the match changes them.
+	// A blind match without severity changes only MATCHED_VAR and
+	// MATCHED_VAR_NAME (and MATCHED_VARS, deferred) that such an expansion
+	// may read: a snapshot of the two lets it wait (the next rule is
+	// usually another skipped rule, whose own expansions replace it).
 	if tx.pendingLogData != nil || tx.pendingRule != nil {
-		tx.flushPendingRule(r)
+		if r.blindActions && r.Severity_ == types.RuleSeverityUnset &&
+			(tx.pendingMsg == nil || tx.pendingMsg.snapOK) && (tx.pendingLogData == nil || tx.pendingLogData.snapOK) {
+			if !tx.pendingSnap && (tx.pendingMsg != nil || tx.pendingLogData != nil) {
+				tx.pendingSnap = true
+				tx.snapMV, tx.snapMVN = tx.variables.matchedVar.Get(), tx.variables.matchedVarName.Get()
+			}
+		} else {
+			tx.flushPendingRule(r)
+		}
 	}
-	if len(r.nondisruptive) == 0 {
-		tx.pendingRule = r // r's id, rev and severity: constants
+	if len(r.nondisruptive) == 0 || r.blindActions {
+		tx.pendingRule = r // r's id, rev and severity: constants, and no action of r reads RULE
 	} else {
 		col := tx.variables.rule
 		tx.ruleSlots.SetFirst(col, 0, "id", r.LogID())
@@ -501,17 +562,14 @@ func (tx *Transaction) flushPendingRule(next *Rule) {
 	if r == nil {
 		return
 	}
-	m := tx.pendingMsg
-	tx.pendingRule, tx.pendingMsg = nil, nil
 	quiet := next != nil && next.ruleQuietStart
-	col := tx.variables.rule
-	if m != nil && !(quiet && next.Msg != nil) {
-		msg := m.msgConst
-		if !m.msgIsConst {
-			msg = m.Msg.Expand(tx)
-		}
-		tx.ruleSlots.SetFirst(col, 1, "msg", msg)
+	if quiet && next.Msg != nil {
+		tx.pendingMsg = nil // next sets msg before anything reads it
 	}
+	tx.writePendingMsg()
+	tx.pendingRule = nil
+	tx.pendingSnap = false // nothing pending is left
+	col := tx.variables.rule
 	if quiet {
 		return
 	}

@@ -164,6 +164,13 @@ type Transaction struct {
 	// pendingMsg the last of those with a msg (flushPendingRule; Rampart
 	// fork).
 	pendingRule, pendingMsg *Rule
+	// pendingSnap: the pending msg and logdata expansions are to be made
+	// with MATCHED_VAR = snapMV and MATCHED_VAR_NAME = snapMVN, what they
+	// were when the expansions were left pending; matches that changed
+	// nothing else a pending expansion may read came since (matchDirect;
+	// Rampart fork).
+	pendingSnap     bool
+	snapMV, snapMVN string
 	// deferredMV: MATCHED_VARS should hold one entry, deferredName
 	// (filed under deferredLower) = deferredValue, that matchDirect left
 	// unwritten: RuleGroup.Eval resets MATCHED_VARS before the next rule
