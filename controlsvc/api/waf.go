@@ -188,10 +188,10 @@ func (p WAFPolicy) validate(add addFunc) {
 			add(field, "empty rule")
 		case len(r) > MaxWAFCustomRuleBytes:
 			add(field, "%d bytes, the limit is %d", len(r), MaxWAFCustomRuleBytes)
-		case hasIncludeDirective(r):
-			add(field, "Include directives are not allowed")
 		default:
-			if d, use := policyDirective(r); d != "" {
+			if d := fileDirective(r); d != "" {
+				add(field, "%s is not allowed in a custom rule: it reads, writes or runs files on the edge", d)
+			} else if d, use := policyDirective(r); d != "" {
 				add(field, "%s is not allowed in a custom rule: the policy sets it (%s)", d, use)
 			}
 		}
@@ -200,9 +200,10 @@ func (p WAFPolicy) validate(add addFunc) {
 	validateIPList("waf.deny_ips", p.DenyIPs, add)
 }
 
-// hasIncludeDirective reports whether a custom rule tries to read files on
-// the edge (Include, or directives that name files).
-func hasIncludeDirective(r string) bool {
+// fileDirective returns the first directive of a custom rule that reads,
+// writes or runs files on the edge (Include, directives that name files or
+// scripts, keeping uploads); "" when there is none.
+func fileDirective(r string) string {
 	for line := range strings.SplitSeq(r, "\n") {
 		f := strings.Fields(line)
 		if len(f) == 0 {
@@ -210,11 +211,12 @@ func hasIncludeDirective(r string) bool {
 		}
 		switch strings.ToLower(f[0]) {
 		case "include", "includeoptional", "secauditlog", "secauditlog2", "secdebuglog", "secdatadir",
-			"secuploaddir", "sectmpdir", "secauditlogstoragedir", "secremoterules":
-			return true
+			"secuploaddir", "sectmpdir", "secauditlogstoragedir", "secremoterules",
+			"secgsblookupdb", "secunicodemap", "secrulescript", "secuploadkeepfiles":
+			return f[0]
 		}
 	}
-	return false
+	return ""
 }
 
 // policyDirectives are the engine settings the policy itself renders

@@ -41,6 +41,8 @@ func TestWAFPolicyValidate(t *testing.T) {
 		{WAFPolicy{CustomRules: []string{"  "}}, "waf.custom_rules[0]", "empty"},
 		{WAFPolicy{CustomRules: []string{"ok", "Include /etc/passwd"}}, "waf.custom_rules[1]", "Include"},
 		{WAFPolicy{CustomRules: []string{"SecRuleEngine Off"}}, "waf.custom_rules[0]", "SecRuleEngine is not allowed in a custom rule: the policy sets it (waf.mode)"},
+		{WAFPolicy{CustomRules: []string{"SecGsbLookupDb /var/lib/gsb.dat"}}, "waf.custom_rules[0]", "SecGsbLookupDb is not allowed in a custom rule: it reads, writes or runs files"},
+		{WAFPolicy{CustomRules: []string{"SecRuleScript /tmp/x.lua \"block\""}}, "waf.custom_rules[0]", "not allowed"},
 		{WAFPolicy{CustomRules: []string{"SecAction \"id:1,phase:1,pass\"\n  secRequestBodyLimit 1073741824"}}, "waf.custom_rules[0]", "secRequestBodyLimit is not allowed"},
 		{WAFPolicy{CustomRules: []string{"SecResponseBodyAccess On"}}, "waf.custom_rules[0]", "(waf.inspect_response)"},
 		{WAFPolicy{CustomRules: []string{strings.Repeat("x", MaxWAFCustomRuleBytes+1)}}, "waf.custom_rules[0]", "limit"},
