@@ -81,6 +81,14 @@ func directRules(rng *rand.Rand) string {
 			ctl := next()
 			fmt.Fprintf(&b, "SecRule ARGS:rm \"@streq %d\" \"id:%d,phase:%d,pass,nolog,ctl:ruleRemoveTargetById=%d;TX:a\"\n", g, ctl, phase, ctl+1)
 		}
+		if rng.Intn(3) == 0 {
+			// A screened rule whose msg reads RULE (so it is evaluated, not
+			// skipped) and whose logdata, left pending when it is screened
+			// out, does not.
+			id := next()
+			fmt.Fprintf(&b, "SecRule ARGS:a|REQUEST_URI \"@pm %s\" \"id:%d,phase:%d,pass,log,msg:'n %%{rule.id}',logdata:'n %%{MATCHED_VAR_NAME}=%%{MATCHED_VAR}'\"\n",
+				[]string{"zzq", "3"}[rng.Intn(2)], id, phase)
+		}
 		if rng.Intn(2) == 0 {
 			// A screened rule that is mostly skipped, its msg and logdata
 			// expansions left pending: made later, they must read the
@@ -133,6 +141,11 @@ func directRules(rng *rand.Rand) string {
 		// A reader evaluated the general way, whose msg and logdata read
 		// what the gates left in MATCHED_* and RULE.
 		fmt.Fprintf(&b, "SecRule REQUEST_URI \"@rx .\" \"id:%d,phase:%d,pass,log,msg:'r %%{MATCHED_VAR} %%{MATCHED_VAR_NAME} %%{rule.id} [%%{rule.logdata}] [%%{rule.msg}]',logdata:'%%{rule.severity} %%{rule.rev} %%{tx.score}'\"\n", id, phase)
+		if rng.Intn(2) == 0 {
+			// A rule whose logdata reads no RULE field: it overwrites a
+			// pending logdata unread.
+			fmt.Fprintf(&b, "SecRule REQUEST_URI \"@rx .\" \"id:%d,phase:%d,pass,log,logdata:'o %%{MATCHED_VAR_NAME}'\"\n", next(), phase)
+		}
 		fmt.Fprintf(&b, "SecMarker \"END-%d\"\n", g)
 	}
 	for phase := 1; phase <= 2; phase++ {

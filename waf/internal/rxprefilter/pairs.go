@@ -199,7 +199,6 @@ func requiredPairs(re *syntax.Regexp) []*node {
 		if len(out) == maxPairs {
 			break
 		}
-		p := p
 		out = append(out, &node{op: opPair, pair: &p})
 	}
 	return out

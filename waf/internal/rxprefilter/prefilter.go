@@ -323,7 +323,7 @@ func (n *node) eval(s string, set *byteSet) bool {
 		if c := s[len(s)-1]; n.last[c>>6]&(1<<(c&63)) != 0 {
 			return true
 		}
-		return strings.IndexByte(s, '\n') >= 0
+		return set[0]&(1<<'\n') != 0
 	case opPair:
 		x, y := &n.pair.x, &n.pair.y
 		if !set.intersects(x) || !set.intersects(y) {
