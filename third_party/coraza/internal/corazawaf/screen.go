@@ -321,15 +321,7 @@ func (rg *RuleGroup) EnablePrescreen() {
 					r.snapOK = false
 				}
 			}
-			r.blindActions = true
-			for _, a := range r.actions {
-				if a.Function.Type() == plugintypes.ActionTypeMetadata || a.Function.Type() == plugintypes.ActionTypeData {
-					continue // not evaluated when the rule runs
-				}
-				if _, ok := a.Function.(collectionBlind); !ok {
-					r.blindActions = false
-				}
-			}
+			r.blindActions = allBlind(r.nondisruptive) && allBlind(r.flowDisruptive) // the actions a match runs
 		}
 	}
 }
@@ -462,13 +454,15 @@ func (tx *Transaction) fastEval(r *Rule) (outcome int, v variables.RuleVariable,
 // log: the same RULE fields, match record, MATCHED_* variables, actions
 // (in the same order) and MatchedRule, without the general machinery
 // (Rampart fork: the CRS's paranoia-level gates and score sums are such
-// rules, ~60 matches per request). With no non-disruptive action nothing
-// reads RULE during the match (no msg or logdata; matchVariable, the
-// flow and disruptive actions and MatchRule read other collections), so
-// its fields (constants) are left pending as a skipped rule's are; but
-// the expansions earlier skipped rules left pending are made first, on
-// the MATCHED_* variables the match is about to change (found by the
-// waf package's TestPrescreenSameVerdicts on the CRS).
+// rules, ~60 matches per request). When no action of r can read RULE
+// (none is non-disruptive, or all read no collection), nothing reads it
+// during the match (no msg or logdata; MatchRule reads other
+// collections), so r's fields (constants) are left pending as a skipped
+// rule's are. The expansions earlier skipped rules left pending see the
+// MATCHED_* variables the match changes: they are made first, or, for a
+// blind match, made later on a snapshot (Transaction.pendingSnap, which
+// is only set together with pendingRule, so the next flushPendingRule
+// clears it).
 func (tx *Transaction) matchDirect(r *Rule, v variables.RuleVariable, key, value string) {
 	tx.Capture = r.Capture
 	// A skipped rule's msg or logdata expansion still pending reads the
@@ -535,6 +529,16 @@ func (tx *Transaction) matchDirect(r *Rule, v variables.RuleVariable, key, value
 // collectionBlind is implemented by the actions whose evaluation reads no
 // collection (actions.ReadsNoCollection).
 type collectionBlind interface{ ReadsNoCollection() }
+
+// allBlind reports whether every action of as reads no collection.
+func allBlind(as []ruleActionParams) bool {
+	for _, a := range as {
+		if _, ok := a.Function.(collectionBlind); !ok {
+			return false
+		}
+	}
+	return true
+}
 
 // writeDeferredMV writes the MATCHED_VARS entry matchDirect deferred.
 func (tx *Transaction) writeDeferredMV() {
