@@ -35,6 +35,9 @@ type Options struct {
 	// reuse (third_party/coraza/RAMPART.md), leaving upstream's evaluation:
 	// for the differential test and for ruling the prescreen out.
 	NoPrescreen bool
+	// recordQuiet keeps the quiet rules' match records (tests compare
+	// them with upstream's evaluation).
+	recordQuiet bool
 }
 
 // Engine is a compiled policy.
@@ -69,9 +72,11 @@ func Compile(p api.WAFPolicy, opts Options) (*Engine, error) {
 	registerOperators()
 	// Match records are reused by the next transaction: Tx reads them only
 	// before Close (result) and the match log callback formats its line at
-	// once.
+	// once. Quiet rules' matches (no msg, logdata or log, nothing but pass)
+	// are not recorded: result skips them as bookkeeping.
 	cfg := coraza.NewWAFConfig().WithRootFS(coreruleset.FS).WithDirectives(directives(p)).
-		WithPrescreen(!opts.NoPrescreen).WithRecordReuse(!opts.NoPrescreen)
+		WithPrescreen(!opts.NoPrescreen).WithRecordReuse(!opts.NoPrescreen).
+		WithQuietMatchesUnrecorded(!opts.NoPrescreen && !opts.recordQuiet)
 	if opts.MatchLog != nil {
 		e.logPhase = true
 		var mu sync.Mutex

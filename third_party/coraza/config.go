@@ -76,6 +76,15 @@ type WAFConfig interface {
 	// values of a transaction are then valid only until it is closed; the
 	// error callback gets them while they are valid.
 	WithRecordReuse(on bool) WAFConfig
+
+	// WithQuietMatchesUnrecorded leaves out of MatchedRules the matches of
+	// quiet rules (Rampart fork; off by default): rules without log or
+	// auditlog, with no disruptive action but pass, whose chain has no msg
+	// or logdata (the CRS's initialisation, paranoia-level gates and score
+	// sums). Their
+	// actions still run; they only no longer get a MatchedRule, which no
+	// log would show. Needs the prescreen (WithPrescreen), which marks them.
+	WithQuietMatchesUnrecorded(on bool) WAFConfig
 }
 
 // NewWAFConfig creates a new WAFConfig with the default settings.
@@ -109,6 +118,7 @@ type wafRule struct {
 type wafConfig struct {
 	prescreen                bool
 	recordReuse              bool
+	quietUnrecorded          bool
 	ruleObserver             func(rule types.RuleMetadata)
 	rules                    []wafRule
 	auditLog                 *auditLogConfig
@@ -186,6 +196,12 @@ func (c *wafConfig) WithPrescreen(on bool) WAFConfig {
 func (c *wafConfig) WithRecordReuse(on bool) WAFConfig {
 	ret := c.clone()
 	ret.recordReuse = on
+	return ret
+}
+
+func (c *wafConfig) WithQuietMatchesUnrecorded(on bool) WAFConfig {
+	ret := c.clone()
+	ret.quietUnrecorded = on
 	return ret
 }
 

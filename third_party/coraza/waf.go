@@ -74,6 +74,7 @@ func NewWAF(config WAFConfig) (WAF, error) {
 		waf.Rules.EnablePrescreen()
 	}
 	waf.RecordReuse = c.recordReuse
+	waf.QuietUnrecorded = c.quietUnrecorded && c.prescreen
 
 	populateAuditLog(waf, c)
 

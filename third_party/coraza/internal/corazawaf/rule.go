@@ -218,6 +218,11 @@ type Rule struct {
 	// the rule reads no collection (collectionBlind), so matchDirect may
 	// defer MATCHED_VARS's entry (Transaction.deferredMV; Rampart fork).
 	blindActions bool
+	// unrecorded: a parent rule whose chain has no msg, logdata, log or
+	// auditlog and whose disruptive action, if any, is pass: with
+	// WAF.QuietUnrecorded its matches get no MatchedRule (set by
+	// EnablePrescreen, Rampart fork).
+	unrecorded bool
 	// snapOK: the rule's msg and logdata read neither MATCHED_VARS nor
 	// MATCHED_VARS_NAMES, so their pending expansions can be made later
 	// with MATCHED_VAR and MATCHED_VAR_NAME restored (Transaction.pendingSnap;

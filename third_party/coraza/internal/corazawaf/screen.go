@@ -323,7 +323,29 @@ func (rg *RuleGroup) EnablePrescreen() {
 			}
 			r.blindActions = allBlind(r.nondisruptive) && allBlind(r.flowDisruptive) // the actions a match runs
 		}
+		rg.rules[i].unrecorded = quietChain(&rg.rules[i])
 	}
+}
+
+// quietChain reports whether r has no log or auditlog, its disruptive
+// action, if any, is pass, and no rule of its chain has a msg or logdata
+// (what MatchRule reads of the chained rules): a match of r that no log
+// would show (Rule.unrecorded).
+func quietChain(r *Rule) bool {
+	if r.ParentID_ != noID || r.Log || r.Audit {
+		return false
+	}
+	for _, a := range r.actions {
+		if a.Function.Type() == plugintypes.ActionTypeDisruptive && a.Name != "pass" {
+			return false
+		}
+	}
+	for c := r; c != nil; c = c.Chain {
+		if c.Msg != nil || c.LogData != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // flushPendingLogData sets RULE:logdata to the pending expansion of a
@@ -510,7 +532,11 @@ func (tx *Transaction) matchDirect(r *Rule, v variables.RuleVariable, key, value
 		for _, a := range r.flowDisruptive {
 			a.Function.Evaluate(r, tx)
 		}
-		if r.ID_ != noID { // a SecMarker's match record is never read
+		switch {
+		case r.ID_ == noID: // a SecMarker's match record is never read
+		case r.unrecorded && tx.WAF.QuietUnrecorded:
+			tx.MatchRule(r, nil) // what it does besides the record
+		default:
 			tx.MatchRule(r, tx.arena.list(tx.arena.match(v, key, value, chainLevelZero)))
 		}
 		return

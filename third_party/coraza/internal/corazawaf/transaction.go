@@ -716,6 +716,11 @@ func (tx *Transaction) MatchRule(r *Rule, mds []types.MatchData) {
 		}
 	}
 
+	// Rampart fork: a quiet rule's match is not recorded (WAF.QuietUnrecorded).
+	if r.unrecorded && tx.WAF.QuietUnrecorded {
+		return
+	}
+
 	// Rampart fork: from the transaction's arena.
 	mr := tx.arena.rule()
 	*mr = corazarules.MatchedRule{

@@ -176,6 +176,10 @@ type WAF struct {
 	// they are then valid only until the transaction is closed.
 	RecordReuse bool
 
+	// QuietUnrecorded leaves the matches of quiet rules (Rule.unrecorded)
+	// out of MatchedRules (Rampart fork; WAFConfig.WithQuietMatchesUnrecorded).
+	QuietUnrecorded bool
+
 	memoizerID uint64
 	memoizer   *memoize.Memoizer
 	closeOnce  gosync.Once
