@@ -54,6 +54,9 @@ type rx struct {
 	line *regexp.Regexp
 	// start splits a pattern that begins with (?:^|X) (see startSplit).
 	start *startSplit
+	// whole: the pattern matches every value, as a whole, with no group
+	// (see matchesWhole).
+	whole bool
 }
 
 func newRx(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
@@ -74,6 +77,7 @@ func newRx(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
 			if f := rxprefilter.New(parsed); !f.Trivial() {
 				c.filter = f
 			}
+			c.whole = matchesWhole(parsed)
 		}
 		return c, nil
 	})
@@ -170,6 +174,12 @@ func lineAnchored(pattern string) *regexp.Regexp {
 }
 
 func (o *rx) Evaluate(tx plugintypes.TransactionState, value string) bool {
+	if o.whole {
+		if tx.Capturing() {
+			tx.CaptureField(0, value)
+		}
+		return true
+	}
 	oneLine := (o.line != nil || o.start != nil) && strings.IndexByte(value, '\n') < 0
 	if !o.mayMatch(value, oneLine) {
 		return false
@@ -198,6 +208,26 @@ func (o *rx) Evaluate(tx plugintypes.TransactionState, value string) bool {
 		}
 	}
 	return true
+}
+
+// matchesWhole reports whether re, parsed with Coraza's dot-all and
+// multi-line flags, matches every value and its leftmost match is the
+// whole value: .* optionally between ^ and $ (the CRS's 920450 and
+// 920451 capture every header name with ^.*$), without groups. With
+// dot-all .* takes every byte; ^ and $ hold at the text's start and end.
+func matchesWhole(re *syntax.Regexp) bool {
+	subs := []*syntax.Regexp{re}
+	if re.Op == syntax.OpConcat {
+		subs = re.Sub
+	}
+	if len(subs) > 0 && (subs[0].Op == syntax.OpBeginLine || subs[0].Op == syntax.OpBeginText) {
+		subs = subs[1:]
+	}
+	if n := len(subs); n > 0 && (subs[n-1].Op == syntax.OpEndLine || subs[n-1].Op == syntax.OpEndText) {
+		subs = subs[:n-1]
+	}
+	return len(subs) == 1 && subs[0].Op == syntax.OpStar && subs[0].Flags&syntax.NonGreedy == 0 &&
+		subs[0].Sub[0].Op == syntax.OpAnyChar
 }
 
 // ScreenLiterals implements plugintypes.OperatorScreener for the vendored

@@ -371,3 +371,37 @@ func TestStartSplitSound(t *testing.T) {
 	}
 	t.Logf("%d CRS patterns split; %d checks ruled out", splits, ruledOut)
 }
+
+// TestMatchesWhole: the patterns matchesWhole takes match every value as a
+// whole with no group, as Go's regexp does with Coraza's flags; the others
+// are not taken.
+func TestMatchesWhole(t *testing.T) {
+	values := []string{"", "host", "User-Agent", "a\nb", "\n", "x\n", "\nx", "é\x00\xff"}
+	for _, c := range []struct {
+		pattern string
+		whole   bool
+	}{
+		{`^.*$`, true}, {`.*`, true}, {`^.*`, true}, {`.*$`, true}, {`\A.*\z`, true},
+		{`^.*?$`, false}, {`(.*)`, false}, {`^(?:.*)$`, true}, {`^.+$`, false}, {`(?-s)^.*$`, false},
+		{`^a.*$`, false}, {`^.*$|x`, false}, {`.*x`, false}, {`^$`, false},
+	} {
+		data := "(?sm)" + c.pattern
+		parsed, err := syntax.Parse(data, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := matchesWhole(parsed); got != c.whole {
+			t.Errorf("matchesWhole(%q) = %v, want %v", c.pattern, got, c.whole)
+			continue
+		}
+		if !c.whole {
+			continue
+		}
+		re := regexp.MustCompile(data)
+		for _, v := range values {
+			if m := re.FindStringSubmatchIndex(v); len(m) != 2 || m[0] != 0 || m[1] != len(v) {
+				t.Errorf("%q on %q: regexp's match %v, not the whole value", c.pattern, v, m)
+			}
+		}
+	}
+}
