@@ -11,6 +11,7 @@ import (
 	"github.com/corazawaf/coraza/v3/collection"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/macro"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
+	"github.com/corazawaf/coraza/v3/internal/collections"
 	"github.com/corazawaf/coraza/v3/types/variables"
 )
 
@@ -65,6 +66,7 @@ type setvarFn struct {
 	// valueVar split a value that is "+" or "-" and one variable
 	// (macro.SignedVariable).
 	keyLower  string
+	keyID     int32 // keyLower's collections.KeyID
 	valueSign byte
 	valueVar  macro.Macro
 }
@@ -118,6 +120,7 @@ func (a *setvarFn) Init(_ plugintypes.RuleMetadata, data string) error {
 	if a.key != nil {
 		if k, ok := macro.Constant(a.key); ok {
 			a.keyLower = strings.ToLower(k)
+			a.keyID = collections.KeyID(a.keyLower)
 		}
 	}
 	return nil
@@ -132,7 +135,7 @@ func (a *setvarFn) Evaluate(r plugintypes.RuleMetadata, tx plugintypes.Transacti
 			if a.valueVar != nil && !a.isRemove {
 				a.addVariable(r, tx)
 			} else {
-				a.evaluateTxCollection(r, tx, a.keyLower, a.expandValue(tx))
+				a.evaluateTxCollection(r, tx, a.keyLower, a.keyID, a.expandValue(tx))
 			}
 			return
 		}
@@ -144,7 +147,7 @@ func (a *setvarFn) Evaluate(r plugintypes.RuleMetadata, tx plugintypes.Transacti
 		Str("var_value", value).
 		Int("rule_id", r.ID()).
 		Msg("Action evaluated")
-	a.evaluateTxCollection(r, tx, strings.ToLower(key), value)
+	a.evaluateTxCollection(r, tx, strings.ToLower(key), 0, value)
 }
 
 // expandValue is the value's expansion; "" for "!tx.key", which has none
@@ -162,15 +165,22 @@ func (a *setvarFn) expandValue(tx plugintypes.TransactionState) string {
 func (a *setvarFn) addVariable(r plugintypes.RuleMetadata, tx plugintypes.TransactionState) {
 	col, ok := tx.Collection(a.collection).(collection.Map)
 	if !ok || col == nil {
-		a.evaluateTxCollection(r, tx, a.keyLower, string(a.valueSign)+a.valueVar.Expand(tx))
+		a.evaluateTxCollection(r, tx, a.keyLower, a.keyID, string(a.valueSign)+a.valueVar.Expand(tx))
 		return
 	}
 	rest := a.valueVar.Expand(tx)
-	setSigned(r, tx, col, a.keyLower, firstValue(col, a.keyLower), a.valueSign, rest, "")
+	setSigned(r, tx, col, a.keyLower, a.keyID, firstValue(col, a.keyLower, a.keyID), a.valueSign, rest, "")
 }
 
-// firstValue is key's first value in col, "" when it has none.
-func firstValue(col collection.Map, key string) string {
+// firstValue is key's first value in col, "" when it has none; id is
+// key's collections.KeyID, 0 for none.
+func firstValue(col collection.Map, key string, id int32) string {
+	if g, ok := col.(interface {
+		GetFirstID(int32, string) (string, bool)
+	}); ok && id > 0 {
+		v, _ := g.GetFirstID(id, key)
+		return v
+	}
 	if g, ok := col.(interface{ GetFirst(string) (string, bool) }); ok {
 		v, _ := g.GetFirst(key) // Rampart fork: no slice
 		return v
@@ -186,7 +196,7 @@ func firstValue(col collection.Map, key string) string {
 // gets its current integer value plus or minus rest's. A rest that is not
 // a number is logged when it names a TX variable, otherwise the value is
 // stored as it is; value is that whole value, "" to have it made then.
-func setSigned(r plugintypes.RuleMetadata, tx plugintypes.TransactionState, col collection.Map, key, currentVal string, sign byte, rest, value string) {
+func setSigned(r plugintypes.RuleMetadata, tx plugintypes.TransactionState, col collection.Map, key string, id int32, currentVal string, sign byte, rest, value string) {
 	val := 0
 	if len(rest) > 0 {
 		var err error
@@ -204,7 +214,7 @@ func setSigned(r plugintypes.RuleMetadata, tx plugintypes.TransactionState, col 
 					Msg(value)
 				return
 			}
-			setOne(col, key, value)
+			setOne(col, key, id, value)
 			return
 		}
 	}
@@ -222,9 +232,9 @@ func setSigned(r plugintypes.RuleMetadata, tx plugintypes.TransactionState, col 
 		}
 	}
 	if sign == '+' {
-		setOne(col, key, strconv.Itoa(currentValInt+val))
+		setOne(col, key, id, strconv.Itoa(currentValInt+val))
 	} else {
-		setOne(col, key, strconv.Itoa(currentValInt-val))
+		setOne(col, key, id, strconv.Itoa(currentValInt-val))
 	}
 }
 
@@ -232,7 +242,7 @@ func (a *setvarFn) Type() plugintypes.ActionType {
 	return plugintypes.ActionTypeNondisruptive
 }
 
-func (a *setvarFn) evaluateTxCollection(r plugintypes.RuleMetadata, tx plugintypes.TransactionState, key string, value string) {
+func (a *setvarFn) evaluateTxCollection(r plugintypes.RuleMetadata, tx plugintypes.TransactionState, key string, id int32, value string) {
 	var col collection.Map
 	if c, ok := tx.Collection(a.collection).(collection.Map); !ok {
 		tx.DebugLogger().Error().Msg("collection in setvar is not a map")
@@ -252,14 +262,14 @@ func (a *setvarFn) evaluateTxCollection(r plugintypes.RuleMetadata, tx plugintyp
 	switch {
 	case len(value) == 0:
 		// if nothing to input
-		setOne(col, key, "")
+		setOne(col, key, id, "")
 	// Check if this could be an arithemetic operation. If it is followed by a number, it will be treated as an arithmetic operation. Otherwise, it will be treated as a string.
 	case value[0] == '+', value[0] == '-':
 		// Rampart fork: the current value is read only here, where it is
 		// used (it was read for every setvar).
-		setSigned(r, tx, col, key, firstValue(col, key), value[0], value[1:], value)
+		setSigned(r, tx, col, key, id, firstValue(col, key, id), value[0], value[1:], value)
 	default:
-		setOne(col, key, value)
+		setOne(col, key, id, value)
 	}
 }
 
@@ -273,8 +283,15 @@ var (
 )
 
 // setOne is col.Set(key, []string{value}), without the slice when the
-// collection has SetOne (Rampart fork: setvar runs for most rules).
-func setOne(col collection.Map, key, value string) {
+// collection has SetOne (Rampart fork: setvar runs for most rules); id is
+// key's collections.KeyID, 0 for none.
+func setOne(col collection.Map, key string, id int32, value string) {
+	if c, ok := col.(interface {
+		SetOneID(int32, string, string)
+	}); ok && id > 0 {
+		c.SetOneID(id, key, value)
+		return
+	}
 	if c, ok := col.(interface{ SetOne(key, value string) }); ok {
 		c.SetOne(key, value)
 		return

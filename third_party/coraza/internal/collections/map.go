@@ -23,8 +23,10 @@ type Map struct {
 	// (called once per Add) quadratic in the number of distinct keys.
 	totalValues int
 	// gen changes whenever a method may have replaced or removed a key's
-	// values (Rampart fork: KeySlots).
-	gen uint64
+	// value list; not when a value is replaced in place (Rampart fork:
+	// KeySlots, lookupID). keysGen changes whenever a key is added.
+	gen     uint64
+	keysGen uint64
 	// spare holds emptied value lists Reset took from removed keys, for
 	// Add, AddLower and SetOne to give to new keys (Rampart fork:
 	// MATCHED_VARS is reset and given one value for every rule match, and
@@ -38,6 +40,9 @@ type Map struct {
 	// keys sets nkeys to -1.
 	keys  [4]string
 	nkeys int8
+	// ids remembers where the values of keys with a KeyID are, by id
+	// (Rampart fork: lookupID).
+	ids []idSlot
 }
 
 // maxSpare bounds the lists a Map keeps for reuse, maxSpareCap their
@@ -61,7 +66,10 @@ func (c *Map) keepSpare(values []keyValue) {
 // none (Rampart fork).
 func (c *Map) appendValue(key string, v keyValue) {
 	values, ok := c.data[key]
-	if !ok {
+	if ok {
+		c.gen++ // the append may move the list
+	} else {
+		c.keysGen++
 		if n := len(c.spare); n > 0 {
 			values = c.spare[n-1]
 			c.spare = c.spare[:n-1]
@@ -181,7 +189,6 @@ func (c *Map) FindAll() []types.MatchData {
 
 // Add adds a new key-value pair to the map.
 func (c *Map) Add(key string, value string) {
-	c.gen++
 	aVal := keyValue{key: key, value: value}
 	if !c.isCaseSensitive {
 		key = lowerKey(key)
@@ -192,13 +199,17 @@ func (c *Map) Add(key string, value string) {
 
 // Sets the value of a key with the array of strings passed. If the key already exists, it will be overwritten.
 func (c *Map) Set(key string, values []string) {
-	c.gen++
 	c.nkeys = -1
 	originalKey := key
 	if !c.isCaseSensitive {
 		key = lowerKey(key)
 	}
 	dataSlice, exists := c.data[key]
+	if exists {
+		c.gen++
+	} else {
+		c.keysGen++
+	}
 	oldLen := len(dataSlice)
 	if !exists || cap(dataSlice) < len(values) {
 		dataSlice = make([]keyValue, len(values))
@@ -215,16 +226,21 @@ func (c *Map) Set(key string, values []string) {
 // SetOne is Set(key, []string{value}) without the slice (Rampart fork:
 // setvar).
 func (c *Map) SetOne(key string, value string) {
-	c.gen++
 	c.nkeys = -1
 	originalKey := key
 	dataSlice, key, exists := c.lookup(key)
 	oldLen := len(dataSlice)
 	if oldLen == 1 {
 		// Rampart fork: the key's one value replaced where it is, without
-		// storing the same list again (setvar updates the CRS's scores).
+		// storing the same list again (setvar updates the CRS's scores):
+		// the list stays, and gen too.
 		dataSlice[0] = keyValue{key: originalKey, value: value}
 		return
+	}
+	if exists {
+		c.gen++
+	} else {
+		c.keysGen++
 	}
 	if !exists || cap(dataSlice) < 1 {
 		// Rampart fork: a new key takes a spare list when there is one
@@ -245,24 +261,29 @@ func (c *Map) SetOne(key string, value string) {
 
 // SetIndex sets the value of a key at the specified index. If the key already exists, it will be overwritten.
 func (c *Map) SetIndex(key string, index int, value string) {
-	c.gen++
 	c.nkeys = -1
 	originalKey := key
 	if !c.isCaseSensitive {
 		key = lowerKey(key)
 	}
-	values := c.data[key]
+	values, exists := c.data[key]
 	av := keyValue{key: originalKey, value: value}
 
 	switch {
 	case len(values) == 0:
+		if exists {
+			c.gen++
+		} else {
+			c.keysGen++
+		}
 		c.data[key] = []keyValue{av}
 		c.totalValues++
 	case len(values) <= index:
+		c.gen++
 		c.data[key] = append(c.data[key], av)
 		c.totalValues++
 	default:
-		c.data[key][index] = av
+		c.data[key][index] = av // Rampart fork: in place, the list and gen stay
 	}
 }
 
@@ -295,7 +316,6 @@ type oneMatch struct {
 // AddLower is Add(key, value) given lowerKey, strings.ToLower(key)
 // (Rampart fork: the caller lower-cases without allocating twice).
 func (c *Map) AddLower(key, lowerKey, value string) {
-	c.gen++
 	aVal := keyValue{key: key, value: value}
 	if c.isCaseSensitive {
 		lowerKey = key

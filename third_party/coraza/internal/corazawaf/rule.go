@@ -13,6 +13,7 @@ import (
 	"github.com/corazawaf/coraza/v3/debuglog"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/macro"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
+	"github.com/corazawaf/coraza/v3/internal/collections"
 	"github.com/corazawaf/coraza/v3/internal/corazarules"
 	utils "github.com/corazawaf/coraza/v3/internal/strings"
 	"github.com/corazawaf/coraza/v3/types"
@@ -80,6 +81,9 @@ type ruleVariableParams struct {
 	// keyRxLiteral is a string every key KeyRx matches contains, "" when
 	// none is known (requiredLiteral; Rampart fork).
 	keyRxLiteral string
+	// keyID is KeyStr's collections.KeyID when KeyStr is set, KeyRx is not
+	// and the collection's keys are case-insensitive, else 0 (Rampart fork).
+	keyID int32
 }
 
 // ruleTargetRemoval is a target ctl:ruleRemoveTarget* removed from a rule
@@ -731,6 +735,9 @@ func newRuleVariableParams(v variables.RuleVariable, key string, re *regexp.Rege
 	if key != "" && re == nil {
 		name, lower := matchedVarNames(v, key)
 		p.matchedNames = &[2]string{name, lower}
+		if !caseSensitiveVariable(v) {
+			p.keyID = collections.KeyID(key)
+		}
 	}
 	if re != nil {
 		p.keyRxLiteral = requiredLiteral(re)

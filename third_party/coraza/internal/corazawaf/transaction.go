@@ -857,10 +857,10 @@ func (tx *Transaction) getFieldOnce(rv ruleVariableParams) []types.MatchData {
 		// &COLLECTION:key (the CRS's "is this TX variable set" checks):
 		// GetField counts what FindString returns, the key's values.
 		if c, ok := tx.Collection(rv.Variable).(interface {
-			FindStringInto(string, *corazarules.MatchData) int
+			FindStringIDInto(int32, string, *corazarules.MatchData) int
 		}); ok {
 			md := &tx.fieldScratch
-			n := c.FindStringInto(rv.KeyStr, md)
+			n := c.FindStringIDInto(rv.keyID, rv.KeyStr, md)
 			*md = corazarules.MatchData{Variable_: rv.Variable, Key_: rv.KeyStr, Value_: strconv.Itoa(n)}
 			tx.fieldList[0] = md
 			return tx.fieldList[:]
@@ -876,9 +876,9 @@ func (tx *Transaction) getFieldOnce(rv ruleVariableParams) []types.MatchData {
 				return tx.fieldList[:]
 			}
 		case interface {
-			FindStringInto(string, *corazarules.MatchData) int
+			FindStringIDInto(int32, string, *corazarules.MatchData) int
 		}:
-			switch c.FindStringInto(rv.KeyStr, md) {
+			switch c.FindStringIDInto(rv.keyID, rv.KeyStr, md) {
 			case 0:
 				return nil
 			case 1:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/corazawaf/coraza/v3/collection"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
+	"github.com/corazawaf/coraza/v3/internal/collections"
 	"github.com/corazawaf/coraza/v3/types/variables"
 )
 
@@ -38,6 +39,7 @@ type macroToken struct {
 	text     string
 	variable variables.RuleVariable
 	key      string
+	keyID    int32 // key's collections.KeyID (Rampart fork), 0 for none
 }
 
 // macro is used to create tokenized strings that can be
@@ -84,7 +86,13 @@ func expandToken(tx plugintypes.TransactionState, token macroToken) string {
 	case collection.Keyed:
 		// Rampart fork: the first value without the slice when the
 		// collection can give it (collections.Map).
-		if g, ok := col.(interface{ GetFirst(string) (string, bool) }); ok {
+		if g, ok := col.(interface {
+			GetFirstID(int32, string) (string, bool)
+		}); ok && token.keyID > 0 {
+			if v, ok := g.GetFirstID(token.keyID, token.key); ok {
+				return v
+			}
+		} else if g, ok := col.(interface{ GetFirst(string) (string, bool) }); ok {
 			if v, ok := g.GetFirst(token.key); ok {
 				return v
 			}
@@ -148,10 +156,16 @@ func (m *macro) compile(input string) error {
 				if err != nil {
 					return fmt.Errorf("unknown variable %q", varName)
 				}
+				lower := strings.ToLower(key)
+				var id int32
+				if lower != "" {
+					id = collections.KeyID(lower)
+				}
 				m.tokens = append(m.tokens, macroToken{
 					text:     currentToken.String(),
 					variable: v,
-					key:      strings.ToLower(key),
+					key:      lower,
+					keyID:    id,
 				})
 				currentToken.Reset()
 				continue
