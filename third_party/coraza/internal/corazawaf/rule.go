@@ -361,7 +361,7 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 			rid = r.ParentID_
 		}
 		var ecol []ruleTargetRemoval
-		if tx.targetRemovals != 0 { // Rampart fork: no lookup while there is none
+		if tx.mayHaveRemovals(rid) { // Rampart fork: no lookup while there is none
 			ecol = tx.ruleRemoveTargetByID[rid]
 		}
 		for _, v := range r.variables {

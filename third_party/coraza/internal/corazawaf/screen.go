@@ -452,7 +452,7 @@ const (
 // TestDirectMatchRandomRules). The matched value is returned as its
 // variable, key and value.
 func (tx *Transaction) fastEval(r *Rule) (outcome int, v variables.RuleVariable, key, value string) {
-	if tx.targetRemovals != 0 && len(tx.ruleRemoveTargetByID[r.ID_]) != 0 {
+	if tx.mayHaveRemovals(r.ID_) && len(tx.ruleRemoveTargetByID[r.ID_]) != 0 {
 		return fastUndecided, 0, "", ""
 	}
 	vals := tx.getFieldOnce(r.variables[0])

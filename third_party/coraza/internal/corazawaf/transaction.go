@@ -119,6 +119,12 @@ type Transaction struct {
 	// so its length does not say whether any rule has a removal (Rampart
 	// fork: no lookup per rule while there is none).
 	targetRemovals int
+	// removalIDs has the bit removalBit(id) of every rule id given to
+	// RemoveRuleTargetByID (Rampart fork: a rule whose bit is not set
+	// looks nothing up; one removal of ctl:ruleRemoveTargetByTag, as CRS
+	// rule 941010 makes for most requests, otherwise had every
+	// TX-comparison rule look itself up).
+	removalIDs [4]uint64
 
 	// Will skip this number of rules, this value will be decreased on each skip
 	Skip int
@@ -890,6 +896,16 @@ func (tx *Transaction) getFieldOnce(rv ruleVariableParams) []types.MatchData {
 	return tx.GetField(rv)
 }
 
+// removalBit is id's bit in Transaction.removalIDs.
+func removalBit(id int) uint32 { return uint32(id) * 2654435761 >> 24 }
+
+// mayHaveRemovals reports whether RemoveRuleTargetByID may have been
+// given id (false: ruleRemoveTargetByID has nothing for it).
+func (tx *Transaction) mayHaveRemovals(id int) bool {
+	b := removalBit(id)
+	return tx.targetRemovals != 0 && tx.removalIDs[b>>6]&(1<<(b&63)) != 0
+}
+
 // RemoveRuleTargetByID removes the VARIABLE:KEY from the rule ID.
 // It is mostly used by CTL to dynamically remove targets from rules.
 // key is an exact string to match against the variable name; keyRx is an
@@ -898,6 +914,8 @@ func (tx *Transaction) getFieldOnce(rv ruleVariableParams) []types.MatchData {
 // /^json\.\d+\.field$/ from a given rule).
 func (tx *Transaction) RemoveRuleTargetByID(id int, variable variables.RuleVariable, key string, keyRx *regexp.Regexp) {
 	tx.targetRemovals++ // Rampart fork: see targetRemovals
+	b := removalBit(id)
+	tx.removalIDs[b>>6] |= 1 << (b & 63)
 	c := ruleTargetRemoval{
 		Variable: variable,
 		KeyStr:   key,

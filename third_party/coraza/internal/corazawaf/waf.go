@@ -250,6 +250,7 @@ func (w *WAF) newTransaction(opts Options) *Transaction {
 	tx.ruleRemoveByID = nil
 	tx.ruleRemoveByIDRanges = nil
 	tx.targetRemovals = 0
+	tx.removalIDs = [4]uint64{}
 	if tx.ruleRemoveTargetByID == nil {
 		tx.ruleRemoveTargetByID = map[int][]ruleTargetRemoval{}
 	} else if len(tx.ruleRemoveTargetByID) <= maxKeptTargetRemovals {
