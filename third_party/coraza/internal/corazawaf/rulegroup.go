@@ -29,6 +29,9 @@ type RuleGroup struct {
 	// phaseMarkers[p] maps a SecMarker's name to its positions in
 	// phaseRules[p], ascending (skipAfter jumps; Rampart fork).
 	phaseMarkers *[types.PhaseLogging + 1]map[string][]int32
+	// initRun is phase 1's initialisation run, nil when there is none
+	// (rampart_initrun.go; Rampart fork).
+	initRun *initRun
 }
 
 // Add a rule to the collection
@@ -187,6 +190,12 @@ func (rg *RuleGroup) Eval(phase types.RulePhase, tx *Transaction) bool {
 	if order != nil {
 		n = len(order)
 	}
+	// Rampart fork: the initialisation run is copied, or recorded.
+	run := rg.initRun
+	if run == nil || phase != types.PhaseRequestHeaders || order == nil || len(order) == 0 || &order[0] != &run.order[0] {
+		run = nil
+	}
+	var recording *initRecording
 RulesLoop:
 	for k := 0; k < n; k++ {
 		// Rampart fork: while a skipAfter is pending the loop below only
@@ -197,6 +206,24 @@ RulesLoop:
 			k = rg.nextMarker(phase, tx.SkipAfter, k, n)
 			if k == n {
 				break
+			}
+		}
+		if run != nil {
+			if recording != nil && k >= run.end {
+				tx.endInitRecording(run, recording)
+				recording, run = nil, nil
+			} else if k == run.start && recording == nil {
+				if !tx.initRunUsable(run) {
+					run = nil
+				} else if s := run.snap.Load(); s != nil {
+					tx.applyInitSnap(s)
+					usedRules += run.end - run.start
+					k = run.end - 1 // the loop goes on after the run
+					run = nil
+					continue
+				} else if !run.failed.Load() {
+					recording = tx.beginInitRecording()
+				}
 			}
 		}
 		i := k
@@ -291,6 +318,10 @@ RulesLoop:
 		case corazatypes.AllowTypeAll:
 			break RulesLoop
 		}
+		if recording != nil { // Rampart fork: r is evaluated, its RULE fields set
+			recording.msg = recording.msg || r.Msg != nil
+			recording.logData = recording.logData || r.LogData != nil
+		}
 		// Reset matched_vars only when the previous rule actually populated it.
 		// In typical CRS evaluation most rules don't match, so this avoids
 		// iterating an empty map on every rule.
@@ -335,6 +366,11 @@ RulesLoop:
 		r.Evaluate(phase, tx, transformationCache)
 		tx.Capture = false // we reset captures
 		usedRules++
+	}
+	if recording != nil {
+		// The phase ended within the run (a skipAfter past the last rule,
+		// an interruption): not recorded.
+		run.failed.Store(true)
 	}
 	tx.flushPendingRule(nil) // Rampart fork: before anything else can read RULE
 	tx.writeDeferredMV()     // Rampart fork: likewise MATCHED_VARS

@@ -325,6 +325,7 @@ func (rg *RuleGroup) EnablePrescreen() {
 		}
 		rg.rules[i].unrecorded = quietChain(&rg.rules[i])
 	}
+	rg.buildInitRun()
 }
 
 // quietChain reports whether r has no log or auditlog, its disruptive

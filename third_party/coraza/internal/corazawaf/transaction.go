@@ -125,6 +125,9 @@ type Transaction struct {
 	// rule 941010 makes for most requests, otherwise had every
 	// TX-comparison rule look itself up).
 	removalIDs [4]uint64
+	// txMods is TX's Mods() once the transaction set its capture
+	// variables (Rampart fork: initRunUsable tells an untouched TX).
+	txMods uint64
 
 	// Will skip this number of rules, this value will be decreased on each skip
 	Skip int

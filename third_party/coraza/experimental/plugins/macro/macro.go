@@ -227,6 +227,21 @@ func MayRead(m Macro, v variables.RuleVariable) bool {
 	return false
 }
 
+// ReadsOnly reports whether every variable m reads is v (Rampart fork);
+// false for a macro of another package.
+func ReadsOnly(m Macro, v variables.RuleVariable) bool {
+	mm, ok := m.(*macro)
+	if !ok {
+		return false
+	}
+	for _, t := range mm.tokens {
+		if t.variable != variables.Unknown && t.variable != v {
+			return false
+		}
+	}
+	return true
+}
+
 // Constant returns the text m always expands to when m is a macro of this
 // package without a variable (Rampart fork: the engine sets RULE:msg for
 // every rule it evaluates, most of them with a fixed message).

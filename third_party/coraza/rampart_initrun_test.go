@@ -1,0 +1,194 @@
+// Copyright 2026 The Rampart authors
+// SPDX-License-Identifier: Apache-2.0
+
+package coraza
+
+import (
+	"fmt"
+	"math/rand"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
+	"github.com/corazawaf/coraza/v3/types"
+)
+
+// TestInitRunRandom compares, on random rule sets that begin like the
+// CRS's initialisation (SecActions and TX comparisons setting defaults,
+// gates skipping to markers inside and after the run, comparisons with
+// msg, logdata and severity that rarely match, some denying), followed by
+// rules that read what the run left (TX, RULE, MATCHED_VAR*) and rules
+// before it that sometimes write TX, remove one of its rules or narrow
+// one's target, an engine that copies the recorded run (prescreen, quiet
+// matches unrecorded) with upstream's evaluation: the interruption, the
+// matched rules with a message, and TX, RULE, MATCHED_VARS, MATCHED_VAR,
+// MATCHED_VAR_NAME and HIGHEST_SEVERITY after each phase must be the
+// same, for requests that can use the copy and requests that cannot.
+func TestInitRunRandom(t *testing.T) {
+	seeds := 60
+	if testing.Short() {
+		seeds = 15
+	}
+	recorded := 0
+	for seed := int64(1); seed <= int64(seeds); seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		rules := initRunRules(rng)
+		on, err := NewWAF(NewWAFConfig().WithDirectives(rules).WithPrescreen(true).WithRecordReuse(true).WithQuietMatchesUnrecorded(true))
+		if err != nil {
+			t.Fatalf("seed %d: %v\n%s", seed, err, rules)
+		}
+		off, err := NewWAF(NewWAFConfig().WithDirectives(rules))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 40; i++ {
+			q := initRunQuery(rng)
+			got, want := initRunOutcome(t, on, q), initRunOutcome(t, off, q)
+			if got != want {
+				t.Fatalf("seed %d, query %s:\ncopied run:\n%s\nupstream:\n%s\nrules:\n%s", seed, q, got, want, rules)
+			}
+		}
+		if run, rec := on.(wafWrapper).waf.Rules.InitRunState(); !run {
+			t.Fatalf("seed %d: no initialisation run found in\n%s", seed, rules)
+		} else if rec {
+			recorded++
+		}
+	}
+	t.Logf("the run was recorded, then copied, for %d of %d rule sets", recorded, seeds)
+	if recorded < seeds/2 {
+		t.Errorf("the run was recorded for %d of %d rule sets: the copy is hardly tested", recorded, seeds)
+	}
+}
+
+func initRunRules(rng *rand.Rand) string {
+	var b strings.Builder
+	b.WriteString("SecRuleEngine On\nSecDefaultAction \"phase:1,log,auditlog,pass\"\nSecDefaultAction \"phase:2,log,auditlog,pass\"\n")
+	keys := []string{"a", "b", "c", "d", "e"}
+	key := func() string { return keys[rng.Intn(len(keys))] }
+	id := 100
+	next := func() int { id++; return id }
+	initIDs := []int{}
+	// Before the run: request data may write TX, remove a run's rule or
+	// narrow its target (the copy is then not used).
+	pre := &strings.Builder{}
+	markers := []string{}
+	var body strings.Builder
+	fmt.Fprintf(&body, "SecAction \"id:%d,phase:1,pass,nolog,setvar:tx.a=%d\"\n", next(), rng.Intn(5))
+	initIDs = append(initIDs, id)
+	n := 6 + rng.Intn(14)
+	for i := 0; i < n; i++ {
+		k := key()
+		switch rng.Intn(9) {
+		case 0:
+			fmt.Fprintf(&body, "SecAction \"id:%d,phase:1,pass,nolog,setvar:tx.%s=%d\"\n", next(), k, rng.Intn(5))
+		case 1:
+			fmt.Fprintf(&body, "SecAction \"id:%d,phase:1,pass,nolog,setvar:tx.%s=+%%{tx.%s}\"\n", next(), k, key())
+		case 2:
+			fmt.Fprintf(&body, "SecRule &TX:%s \"@eq 0\" \"id:%d,phase:1,pass,nolog,setvar:tx.%s=%d\"\n", k, next(), k, rng.Intn(5))
+		case 3:
+			m := fmt.Sprintf("M%d", len(markers))
+			markers = append(markers, m)
+			fmt.Fprintf(&body, "SecRule TX:%s \"@lt %d\" \"id:%d,phase:1,pass,nolog,skipAfter:%s\"\n", k, rng.Intn(4), next(), m)
+		case 4:
+			if len(markers) > 0 {
+				fmt.Fprintf(&body, "SecMarker %s\n", markers[rng.Intn(len(markers))])
+				continue
+			}
+			fmt.Fprintf(&body, "SecAction \"id:%d,phase:1,pass,nolog,setvar:tx.%s=-1\"\n", next(), k)
+		case 5:
+			fmt.Fprintf(&body, "SecRule TX:%s \"@gt %d\" \"id:%d,phase:1,deny,status:403,msg:'too big %%{tx.%s}',severity:2\"\n", k, 6+rng.Intn(8), next(), k)
+		case 6:
+			fmt.Fprintf(&body, "SecRule TX:%s \"@eq %d\" \"id:%d,phase:1,pass,nolog,msg:'m %%{tx.%s}',logdata:'d %%{tx.%s}'\"\n", k, rng.Intn(3), next(), k, key())
+		case 7:
+			fmt.Fprintf(&body, "SecRule TX:%s \"@ge %d\" \"id:%d,phase:1,pass,nolog,rev:'%d',setvar:tx.%s=%%{tx.%s}\"\n", k, rng.Intn(4), next(), rng.Intn(9), key(), k)
+		case 8:
+			fmt.Fprintf(&body, "SecAction \"id:%d,phase:1,pass,nolog,setvar:!tx.%s\"\n", next(), k)
+		}
+		initIDs = append(initIDs, id)
+	}
+	// What RULE holds after the run, then the markers not placed inside
+	// it, some after a rule a skip leaves out.
+	var after strings.Builder
+	fmt.Fprintf(&after, "SecAction \"id:%d,phase:1,pass,log,logdata:'%%{rule.id}/%%{rule.rev}/%%{rule.msg}/%%{rule.logdata}/%%{rule.severity}'\"\n", next())
+	var late []string
+	for _, m := range markers {
+		if !strings.Contains(body.String(), "SecMarker "+m+"\n") || rng.Intn(3) == 0 {
+			if rng.Intn(2) == 0 {
+				fmt.Fprintf(&after, "SecMarker %s\n", m)
+			} else {
+				late = append(late, m)
+			}
+		}
+	}
+	fmt.Fprintf(&after, "SecAction \"id:%d,phase:1,pass,log,msg:'not skipped',setvar:tx.late=1\"\n", next())
+	for _, m := range late {
+		fmt.Fprintf(&after, "SecMarker %s\n", m)
+	}
+	victim := initIDs[rng.Intn(len(initIDs))]
+	fmt.Fprintf(pre, "SecRule ARGS:pre \"@streq 1\" \"id:10,phase:1,pass,nolog,setvar:tx.a=7\"\n")
+	fmt.Fprintf(pre, "SecRule ARGS:rm \"@streq 1\" \"id:11,phase:1,pass,nolog,ctl:ruleRemoveById=%d\"\n", victim)
+	fmt.Fprintf(pre, "SecRule ARGS:nt \"@streq 1\" \"id:12,phase:1,pass,nolog,ctl:ruleRemoveTargetById=%d;TX:%s\"\n", victim, key())
+	fmt.Fprintf(pre, "SecRule ARGS:m \"@streq 1\" \"id:13,phase:1,pass,log,msg:'before %%{MATCHED_VAR}'\"\n")
+	// A rule that does not match, whose msg and logdata (read through
+	// RULE after the run) are expanded on what was there before the run.
+	fmt.Fprintf(pre, "SecRule ARGS:q \"@streq zzz\" \"id:14,phase:1,pass,nolog,msg:'q %%{MATCHED_VAR}',logdata:'%%{MATCHED_VAR_NAME}'\"\n")
+	// After it: request data, and readers of what the run left.
+	fmt.Fprintf(&after, "SecRule ARGS:x \"@streq v\" \"id:%d,phase:1,pass,log,msg:'x %%{MATCHED_VAR_NAME} %%{rule.id} %%{rule.rev} %%{rule.severity}',logdata:'%%{rule.msg}|%%{rule.logdata}',setvar:tx.sum=+%%{tx.a}\"\n", next())
+	fmt.Fprintf(&after, "SecRule TX:b \"@ge 0\" \"id:%d,phase:1,pass,log,msg:'b %%{MATCHED_VAR} %%{tx.c}'\"\n", next())
+	fmt.Fprintf(&after, "SecRule TX:a|TX:b|TX:c|TX:d|TX:e \"@ge 2\" \"id:%d,phase:2,pass,log,msg:'ge2 %%{MATCHED_VAR_NAME}=%%{MATCHED_VAR}'\"\n", next())
+	fmt.Fprintf(&after, "SecRule &TX:e \"@eq 1\" \"id:%d,phase:2,deny,status:418,msg:'e set %%{tx.e}'\"\n", next())
+	return b.String() + pre.String() + body.String() + after.String()
+}
+
+func initRunQuery(rng *rand.Rand) string {
+	var q []string
+	for _, p := range []string{"pre=1", "rm=1", "nt=1", "m=1", "x=v"} {
+		if rng.Intn(5) == 0 {
+			q = append(q, p)
+		}
+	}
+	return strings.Join(q, "&")
+}
+
+func initRunOutcome(t *testing.T, w WAF, query string) string {
+	tx := w.NewTransaction()
+	defer tx.Close()
+	tx.ProcessURI("/?"+query, "GET", "HTTP/1.1")
+	var out []string
+	v := tx.(plugintypes.TransactionState).Variables()
+	dump := func(name string, c interface{ FindAll() []types.MatchData }) {
+		var vals []string
+		for _, md := range c.FindAll() {
+			vals = append(vals, md.Key()+"="+md.Value())
+		}
+		slices.Sort(vals)
+		out = append(out, name+": "+strings.Join(vals, " "))
+	}
+	state := func(phase string) {
+		out = append(out, "-- "+phase)
+		dump("TX", v.TX())
+		dump("RULE", v.Rule())
+		dump("MATCHED_VARS", v.MatchedVars())
+		out = append(out, "MATCHED_VAR="+v.MatchedVar().Get(), "MATCHED_VAR_NAME="+v.MatchedVarName().Get(),
+			"HIGHEST_SEVERITY="+v.HighestSeverity().Get())
+	}
+	it := tx.ProcessRequestHeaders()
+	state("phase 1")
+	if it == nil {
+		var err error
+		if it, err = tx.ProcessRequestBody(); err != nil {
+			t.Fatal(err)
+		}
+		state("phase 2")
+	}
+	if it != nil {
+		out = append(out, fmt.Sprintf("interrupted by %d: %s %d", it.RuleID, it.Action, it.Status))
+	}
+	for _, mr := range tx.MatchedRules() {
+		if mr.Message() != "" || mr.Data() != "" {
+			out = append(out, fmt.Sprintf("rule %d msg=%q data=%q", mr.Rule().ID(), mr.Message(), mr.Data()))
+		}
+	}
+	return strings.Join(out, "\n")
+}
