@@ -34,3 +34,13 @@ func (a *setvarFn) OnlyTX() bool {
 	return a.collection == variables.TX && a.keyLower != "" &&
 		(a.value == nil || macro.ReadsOnly(a.value, variables.TX))
 }
+
+// TXKeys returns, for a setvar of which OnlyTX holds, the TX variable it
+// writes and those its value reads (Rampart fork).
+func (a *setvarFn) TXKeys() (string, []string) {
+	var reads []string
+	if a.value != nil {
+		reads = macro.Keys(a.value, variables.TX)
+	}
+	return a.keyLower, reads
+}

@@ -27,9 +27,6 @@ type Map struct {
 	// KeySlots, lookupID). keysGen changes whenever a key is added.
 	gen     uint64
 	keysGen uint64
-	// mods counts the calls that may have changed the Map (Rampart fork:
-	// Mods).
-	mods uint64
 	// spare holds emptied value lists Reset took from removed keys, for
 	// Add, AddLower and SetOne to give to new keys (Rampart fork:
 	// MATCHED_VARS is reset and given one value for every rule match, and
@@ -68,7 +65,6 @@ func (c *Map) keepSpare(values []keyValue) {
 // appendValue appends v to key's values, to a spare list when key has
 // none (Rampart fork).
 func (c *Map) appendValue(key string, v keyValue) {
-	c.mods++
 	values, ok := c.data[key]
 	if ok {
 		c.gen++ // the append may move the list
@@ -203,7 +199,6 @@ func (c *Map) Add(key string, value string) {
 
 // Sets the value of a key with the array of strings passed. If the key already exists, it will be overwritten.
 func (c *Map) Set(key string, values []string) {
-	c.mods++
 	c.nkeys = -1
 	originalKey := key
 	if !c.isCaseSensitive {
@@ -231,7 +226,6 @@ func (c *Map) Set(key string, values []string) {
 // SetOne is Set(key, []string{value}) without the slice (Rampart fork:
 // setvar).
 func (c *Map) SetOne(key string, value string) {
-	c.mods++
 	c.nkeys = -1
 	originalKey := key
 	dataSlice, key, exists := c.lookup(key)
@@ -267,7 +261,6 @@ func (c *Map) SetOne(key string, value string) {
 
 // SetIndex sets the value of a key at the specified index. If the key already exists, it will be overwritten.
 func (c *Map) SetIndex(key string, index int, value string) {
-	c.mods++
 	c.nkeys = -1
 	originalKey := key
 	if !c.isCaseSensitive {
@@ -335,7 +328,6 @@ func (c *Map) AddLower(key, lowerKey, value string) {
 // case: one map lookup when the key has a value (Rampart fork; the engine
 // sets the RULE collection's fixed keys for every rule it evaluates).
 func (c *Map) SetFirstLower(key string, value string) {
-	c.mods++
 	if values := c.data[key]; len(values) > 0 {
 		values[0] = keyValue{key: key, value: value}
 		return
@@ -359,7 +351,6 @@ func (s *KeySlots) SetFirst(c *Map, i int, key string, value string) {
 	if s.m == c && s.gen == c.gen {
 		if p := s.kv[i]; p != nil {
 			*p = keyValue{key: key, value: value}
-			c.mods++
 			return
 		}
 	}
@@ -374,7 +365,6 @@ func (s *KeySlots) SetFirst(c *Map, i int, key string, value string) {
 
 // Remove removes a key/value from the map.
 func (c *Map) Remove(key string) {
-	c.mods++
 	c.gen++
 	c.nkeys = -1
 	if !c.isCaseSensitive {
@@ -394,7 +384,6 @@ func (c *Map) Name() string {
 
 // Reset removes all key/value pairs from the map.
 func (c *Map) Reset() {
-	c.mods++
 	c.gen++
 	if c.nkeys >= 0 && len(c.data) == int(c.nkeys) {
 		for _, k := range c.keys[:c.nkeys] {
@@ -464,8 +453,3 @@ type keyValue struct {
 	key   string
 	value string
 }
-
-// Mods counts the changes made to the Map: equal counts mean no method
-// changed it in between (Rampart fork: the engine tells that TX is as a
-// new transaction has it).
-func (c *Map) Mods() uint64 { return c.mods }

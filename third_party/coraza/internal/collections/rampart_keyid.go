@@ -99,7 +99,6 @@ func (c *Map) GetFirstID(id int32, key string) (string, bool) {
 func (c *Map) SetOneID(id int32, key string, value string) {
 	if values := c.lookupID(id, key); len(values) == 1 {
 		values[0] = keyValue{key: key, value: value} // in place, as SetOne
-		c.mods++
 		c.nkeys = -1
 		return
 	}

@@ -29,9 +29,9 @@ type RuleGroup struct {
 	// phaseMarkers[p] maps a SecMarker's name to its positions in
 	// phaseRules[p], ascending (skipAfter jumps; Rampart fork).
 	phaseMarkers *[types.PhaseLogging + 1]map[string][]int32
-	// initRun is phase 1's initialisation run, nil when there is none
-	// (rampart_initrun.go; Rampart fork).
-	initRun *initRun
+	// runs are each phase's static runs, nil when not built
+	// (rampart_staticrun.go; Rampart fork).
+	runs *[types.PhaseLogging + 1][]*staticRun
 }
 
 // Add a rule to the collection
@@ -190,12 +190,16 @@ func (rg *RuleGroup) Eval(phase types.RulePhase, tx *Transaction) bool {
 	if order != nil {
 		n = len(order)
 	}
-	// Rampart fork: the initialisation run is copied, or recorded.
-	run := rg.initRun
-	if run == nil || phase != types.PhaseRequestHeaders || order == nil || len(order) == 0 || &order[0] != &run.order[0] {
-		run = nil
+	// Rampart fork: static runs are copied, or recorded.
+	var runs []*staticRun
+	if rg.runs != nil && phase >= types.PhaseRequestHeaders && phase <= types.PhaseLogging {
+		runs = rg.runs[phase]
+		if len(runs) > 0 && (len(order) == 0 || &order[0] != &runs[0].order[0]) {
+			runs = nil
+		}
 	}
-	var recording *initRecording
+	nextRun := 0
+	var recording *runRecording
 RulesLoop:
 	for k := 0; k < n; k++ {
 		// Rampart fork: while a skipAfter is pending the loop below only
@@ -208,21 +212,23 @@ RulesLoop:
 				break
 			}
 		}
-		if run != nil {
-			if recording != nil && k >= run.end {
-				tx.endInitRecording(run, recording)
-				recording, run = nil, nil
-			} else if k == run.start && recording == nil {
-				if !tx.initRunUsable(run) {
-					run = nil
-				} else if s := run.snap.Load(); s != nil {
-					tx.applyInitSnap(s)
+		if runs != nil {
+			if recording != nil && k >= recording.run.end {
+				tx.endRunRecording(recording)
+				recording = nil
+			}
+			for nextRun < len(runs) && runs[nextRun].start < k {
+				nextRun++
+			}
+			if recording == nil && nextRun < len(runs) && runs[nextRun].start == k {
+				run := runs[nextRun]
+				nextRun++
+				viaSkip := tx.SkipAfter != "" && rg.rules[order[k]].SecMark_ == tx.SkipAfter
+				var copied bool
+				if copied, recording = tx.enterRun(run, viaSkip); copied {
 					usedRules += run.end - run.start
 					k = run.end - 1 // the loop goes on after the run
-					run = nil
 					continue
-				} else if !run.failed.Load() {
-					recording = tx.beginInitRecording()
 				}
 			}
 		}
@@ -368,9 +374,9 @@ RulesLoop:
 		usedRules++
 	}
 	if recording != nil {
-		// The phase ended within the run (a skipAfter past the last rule,
-		// an interruption): not recorded.
-		run.failed.Store(true)
+		// The run ends the phase, or a skipAfter jumped past the phase's
+		// last rule; an interruption or allow fails the recording.
+		tx.endRunRecording(recording)
 	}
 	tx.flushPendingRule(nil) // Rampart fork: before anything else can read RULE
 	tx.writeDeferredMV()     // Rampart fork: likewise MATCHED_VARS

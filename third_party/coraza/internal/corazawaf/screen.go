@@ -325,7 +325,7 @@ func (rg *RuleGroup) EnablePrescreen() {
 		}
 		rg.rules[i].unrecorded = quietChain(&rg.rules[i])
 	}
-	rg.buildInitRun()
+	rg.buildRuns()
 }
 
 // quietChain reports whether r has no log or auditlog, its disruptive
@@ -529,6 +529,7 @@ func (tx *Transaction) matchDirect(r *Rule, v variables.RuleVariable, key, value
 		}
 		tx.variables.matchedVarName.Set(name)
 		tx.variables.matchedVar.Set(value)
+		tx.matchedVarSets++
 		tx.deferredMV, tx.deferredName, tx.deferredLower, tx.deferredValue = true, name, lower, value
 		for _, a := range r.flowDisruptive {
 			a.Function.Evaluate(r, tx)

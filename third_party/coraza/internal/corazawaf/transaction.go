@@ -125,9 +125,13 @@ type Transaction struct {
 	// rule 941010 makes for most requests, otherwise had every
 	// TX-comparison rule look itself up).
 	removalIDs [4]uint64
-	// txMods is TX's Mods() once the transaction set its capture
-	// variables (Rampart fork: initRunUsable tells an untouched TX).
-	txMods uint64
+	// runScratch holds a static run's key states (Rampart fork:
+	// enterRun).
+	runScratch []keyState
+	// matchedVarSets counts the matches that set MATCHED_VAR and
+	// MATCHED_VAR_NAME (Rampart fork: a run's recording tells whether
+	// the run set them).
+	matchedVarSets int
 
 	// Will skip this number of rules, this value will be decreased on each skip
 	Skip int
@@ -635,6 +639,7 @@ func (tx *Transaction) matchVariable(match *corazarules.MatchData, varName, lowe
 
 	matchedVars.AddLower(varName, lowerName, match.Value_)
 	tx.variables.matchedVar.Set(match.Value_)
+	tx.matchedVarSets++ // Rampart fork: see matchedVarSets
 
 	matchedVarName.Set(varName)
 }

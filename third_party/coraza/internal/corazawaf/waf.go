@@ -310,7 +310,6 @@ func (w *WAF) newTransaction(opts Options) *Transaction {
 	for i := 0; i <= 10; i++ {
 		tx.variables.tx.SetOne(strconv.Itoa(i), "") // Rampart fork: no slice
 	}
-	tx.txMods = tx.variables.tx.Mods() // Rampart fork: see initRunUsable
 
 	// Some defaults
 	tx.variables.filesCombinedSize.Set("0")

@@ -269,3 +269,18 @@ func SignedVariable(m Macro) (byte, Macro, bool) {
 	}
 	return sign.text[0], &macro{original: mm.original[1:], tokens: []macroToken{v}}, true
 }
+
+// Keys returns the keys of the variable v that m reads (Rampart fork).
+func Keys(m Macro, v variables.RuleVariable) []string {
+	mm, ok := m.(*macro)
+	if !ok {
+		return nil
+	}
+	var keys []string
+	for _, t := range mm.tokens {
+		if t.variable == v {
+			keys = append(keys, t.key)
+		}
+	}
+	return keys
+}

@@ -1,0 +1,468 @@
+// Copyright 2026 Rampart contributors
+// SPDX-License-Identifier: Apache-2.0
+
+package corazawaf
+
+import (
+	"strings"
+	"sync/atomic"
+
+	"github.com/corazawaf/coraza/v3/experimental/plugins/macro"
+	"github.com/corazawaf/coraza/v3/internal/collections"
+	"github.com/corazawaf/coraza/v3/internal/corazarules"
+	"github.com/corazawaf/coraza/v3/internal/corazatypes"
+	"github.com/corazawaf/coraza/v3/types"
+	"github.com/corazawaf/coraza/v3/types/variables"
+)
+
+// Static runs (Rampart fork). Much of the CRS is bookkeeping that reads
+// and writes nothing but TX: the initialisation that begins every request
+// (some thirty SecActions and `&TX:x "@eq 0"` defaults), and at the end of
+// each phase the paranoia-level gates, markers and anomaly-score sums and
+// checks. A run of such rules does the same whenever the TX variables it
+// names hold the same values when it starts and nothing pending could
+// change its course: so what it does is recorded from a request that runs
+// it, and later requests that reach it with the same values copy it
+// instead of visiting its rules (a benign request reaches the score sums
+// with every score 0, as the last one did).
+//
+// A rule belongs to a run (staticRule) when it is a parent rule without
+// chain, capture or multiMatch that the rule loop applies itself: a
+// SecAction or SecMarker whose match is not recorded (Rule.unrecorded)
+// and whose actions are setvars of TX naming their variable and reading
+// only TX (actions.OnlyTX), skipAfter, pass and metadata; or a TX
+// comparison (fastReject) whose argument, msg and logdata read only TX,
+// with the same actions when its match is not recorded (any other action
+// of a recorded rule runs only when it matches, and a match fails the
+// recording). A run is a longest sequence of such rules in a phase's
+// order that starts with a SecAction or SecMarker, which always matches
+// (so the run sets MATCHED_VAR and MATCHED_VAR_NAME), four rules or more.
+// The TX variables it names (targets, setvar keys, macros) are its keys.
+//
+// What a run leaves, and a copy restores: its keys' values, RULE's id,
+// rev and severity, its msg and logdata when the run evaluated a rule
+// that sets them, MATCHED_VAR, MATCHED_VAR_NAME and MATCHED_VARS, and a
+// skipAfter still looking for its marker; pending RULE fields of earlier
+// rules are written first. A recording checks that the run did nothing
+// else: no match record, interruption, allow, severity, audit flag, ctl,
+// skip or capture. A run keeps up to maxRunSnaps recordings, for
+// different starting values.
+// ctl:ruleRemoveById or ctl:ruleRemoveTarget* of a rule of the run, a
+// skip, allow or interruption pending, and debug logging make a request
+// evaluate the run itself.
+type staticRun struct {
+	order      []int32 // the phase's phaseRules, to tell a rebuilt index
+	start, end int     // the run is order[start:end]
+	ids        []int   // its rule ids, for ctl:ruleRemoveById and target removals
+	keys       []runKey
+	snaps      atomic.Pointer[[]*runSnap]
+	failures   atomic.Int32
+}
+
+// runKey is a TX variable a run names.
+type runKey struct {
+	id  int32 // collections.KeyID
+	key string
+}
+
+// keyState is a TX variable's values: n of them, value the one when n is 1.
+type keyState struct {
+	n     int
+	value string
+}
+
+// runSnap is a recording of a run: the keys' values when it started, and
+// what it left.
+type runSnap struct {
+	entry, exit                []keyState
+	viaSkip                    bool  // entered by a skipAfter to the run's first rule, a marker
+	changed                    []int // the keys whose exit differs from their entry
+	matchedVarSet              bool  // the run set MATCHED_VAR and MATCHED_VAR_NAME
+	id, rev, severity          string
+	msg, logData               []string // RULE:msg and RULE:logdata, when a rule of the run sets them
+	matchedVar, matchedVarName string
+	matchedVars                [][3]string // name, lower-case name, value
+	skipAfter                  string
+}
+
+// Limits: recordings a run keeps, and recordings that may fail before a
+// run is no longer recorded.
+const (
+	maxRunSnaps    = 4
+	maxRunFailures = 16
+)
+
+// runRecording is a recording in progress: what its end compares.
+type runRecording struct {
+	run               *staticRun
+	entry             []keyState
+	viaSkip           bool
+	matchedVarSets    int
+	matched           int
+	highestSeverity   string
+	audit             bool
+	removeByID        int
+	removeRanges      int
+	targetRemovals    int
+	ruleEngine        types.RuleEngineStatus
+	requestBodyAccess bool
+	// msg and logData: the run evaluated a rule with a msg, a logdata
+	// (RULE's fields are then the run's; Eval sets them).
+	msg, logData bool
+}
+
+// staticActions are the actions a rule of a run whose matches are not
+// recorded may have besides setvars of TX (checked with OnlyTX): none
+// does anything at evaluation but skipAfter.
+var staticActions = map[string]bool{
+	"id": true, "phase": true, "pass": true, "log": true, "nolog": true, "auditlog": true,
+	"noauditlog": true, "tag": true, "ver": true, "rev": true, "maturity": true, "accuracy": true,
+	"t": true, "skipAfter": true, "skipafter": true,
+}
+
+// staticRule reports whether r may be a rule of a run (see staticRun).
+func staticRule(r *Rule) bool {
+	if r.ParentID_ != noID || r.Chain != nil || r.Capture || r.MultiMatch {
+		return false
+	}
+	switch {
+	case r.directAction:
+		if !r.unrecorded {
+			return false
+		}
+	case r.fastReject:
+		if !argumentReadsOnlyTX(r.operator.Data) ||
+			r.Msg != nil && !macro.ReadsOnly(r.Msg, variables.TX) ||
+			r.LogData != nil && !macro.ReadsOnly(r.LogData, variables.TX) {
+			return false
+		}
+		if !r.unrecorded {
+			return true
+		}
+	default:
+		return false
+	}
+	for _, a := range r.actions {
+		if f, ok := a.Function.(interface{ OnlyTX() bool }); ok {
+			if !f.OnlyTX() {
+				return false
+			}
+			continue
+		}
+		if !staticActions[a.Name] {
+			return false
+		}
+	}
+	return true
+}
+
+// staticKeys returns the TX variables r names.
+func staticKeys(r *Rule) []string {
+	var keys []string
+	if r.operator != nil {
+		keys = append(keys, r.variables[0].KeyStr)
+		keys = append(keys, argumentTXKeys(r.operator.Data)...)
+	}
+	for _, m := range []macro.Macro{r.Msg, r.LogData} {
+		if m != nil {
+			keys = append(keys, macro.Keys(m, variables.TX)...)
+		}
+	}
+	for _, a := range r.actions {
+		if f, ok := a.Function.(interface{ TXKeys() (string, []string) }); ok {
+			k, reads := f.TXKeys()
+			keys = append(append(keys, k), reads...)
+		}
+	}
+	return keys
+}
+
+// argumentReadsOnlyTX reports whether every macro of an operator's
+// argument is %{tx.…}.
+func argumentReadsOnlyTX(data string) bool {
+	for {
+		i := strings.Index(data, "%{")
+		if i < 0 {
+			return true
+		}
+		data = data[i+2:]
+		name, _, _ := strings.Cut(data, "}")
+		col, _, _ := strings.Cut(name, ".")
+		if !strings.EqualFold(col, "tx") {
+			return false
+		}
+	}
+}
+
+// argumentTXKeys returns the TX variables an operator's argument names.
+func argumentTXKeys(data string) []string {
+	var keys []string
+	for {
+		i := strings.Index(data, "%{")
+		if i < 0 {
+			return keys
+		}
+		data = data[i+2:]
+		name, _, _ := strings.Cut(data, "}")
+		if _, key, ok := strings.Cut(name, "."); ok {
+			keys = append(keys, strings.ToLower(key))
+		}
+	}
+}
+
+// buildRuns finds each phase's static runs (after buildPhaseRules and
+// the rules' prescreen flags).
+func (rg *RuleGroup) buildRuns() {
+	rg.runs = nil
+	if rg.phaseRules == nil {
+		return
+	}
+	runs := &[types.PhaseLogging + 1][]*staticRun{}
+	for p := types.PhaseRequestHeaders; p < types.PhaseLogging; p++ {
+		order := rg.phaseRules[p]
+		for k := 0; k < len(order); {
+			if r := &rg.rules[order[k]]; !staticRule(r) || r.operator != nil {
+				k++
+				continue
+			}
+			end := k
+			for end < len(order) && staticRule(&rg.rules[order[end]]) {
+				end++
+			}
+			if end-k >= 4 {
+				runs[p] = append(runs[p], newStaticRun(rg, order, k, end))
+			}
+			k = end
+		}
+	}
+	rg.runs = runs
+}
+
+func newStaticRun(rg *RuleGroup, order []int32, start, end int) *staticRun {
+	run := &staticRun{order: order, start: start, end: end}
+	seen := map[string]bool{}
+	for _, i := range order[start:end] {
+		r := &rg.rules[i]
+		run.ids = append(run.ids, r.ID_)
+		for _, k := range staticKeys(r) {
+			k = strings.ToLower(k)
+			if k != "" && !seen[k] {
+				seen[k] = true
+				run.keys = append(run.keys, runKey{id: collections.KeyID(k), key: k})
+			}
+		}
+	}
+	return run
+}
+
+// runUsable reports whether tx, about to run the rule at position
+// run.start, may copy or record the run: no skip (but a skipAfter to the
+// run's first rule, viaSkip), allow or interruption pending, no debug
+// lines to write, and none of the run's rules removed or narrowed by a
+// ctl.
+func (tx *Transaction) runUsable(run *staticRun, viaSkip bool) bool {
+	if tx.warnOn || tx.SkipAfter != "" && !viaSkip || tx.Skip != 0 || tx.AllowType != corazatypes.AllowTypeUnset ||
+		tx.IsInterrupted() {
+		return false
+	}
+	removals := len(tx.ruleRemoveByID) != 0 || len(tx.ruleRemoveByIDRanges) != 0
+	if !removals && tx.targetRemovals == 0 {
+		return true
+	}
+	if removals && tx.removesID(0) {
+		return false // markers
+	}
+	for _, id := range run.ids {
+		if removals && tx.removesID(id) || tx.mayHaveRemovals(id) && len(tx.ruleRemoveTargetByID[id]) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// runKeyStates returns the run's keys' values in tx.
+func (tx *Transaction) runKeyStates(run *staticRun, dst []keyState) []keyState {
+	var md corazarules.MatchData
+	for _, k := range run.keys {
+		s := keyState{n: tx.variables.tx.FindStringIDInto(k.id, k.key, &md)}
+		if s.n == 1 {
+			s.value = md.Value_
+		}
+		dst = append(dst, s)
+	}
+	return dst
+}
+
+// enterRun is called with the loop at run.start, viaSkip when a
+// skipAfter looks for the run's first rule, a marker (which then ends the
+// skip without being evaluated): it copies a recording made from the same
+// entry and starting values and returns true, or returns false and, when
+// a recording may be made, the recording begun.
+func (tx *Transaction) enterRun(run *staticRun, viaSkip bool) (bool, *runRecording) {
+	if !tx.runUsable(run, viaSkip) {
+		return false, nil
+	}
+	snaps := run.snaps.Load()
+	if snaps == nil && run.failures.Load() >= maxRunFailures {
+		return false, nil
+	}
+	entry := tx.runKeyStates(run, tx.runScratch[:0])
+	tx.runScratch = entry[:0]
+	if snaps != nil {
+		for _, s := range *snaps {
+			if s.viaSkip == viaSkip && sameStates(s.entry, entry) {
+				if viaSkip {
+					tx.SkipAfter = "" // what the marker does
+				}
+				tx.applyRun(run, s)
+				return true, nil
+			}
+		}
+		if len(*snaps) >= maxRunSnaps || run.failures.Load() >= maxRunFailures {
+			return false, nil
+		}
+	}
+	return false, &runRecording{
+		run:               run,
+		entry:             append([]keyState(nil), entry...),
+		viaSkip:           viaSkip,
+		matchedVarSets:    tx.matchedVarSets,
+		matched:           len(tx.matchedRules),
+		highestSeverity:   tx.variables.highestSeverity.Get(),
+		audit:             tx.audit,
+		removeByID:        len(tx.ruleRemoveByID),
+		removeRanges:      len(tx.ruleRemoveByIDRanges),
+		targetRemovals:    tx.targetRemovals,
+		ruleEngine:        tx.RuleEngine,
+		requestBodyAccess: tx.RequestBodyAccess,
+	}
+}
+
+func sameStates(a, b []keyState) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// endRunRecording records what the run left in tx, when the run did
+// nothing a copy would not do.
+func (tx *Transaction) endRunRecording(rec *runRecording) {
+	run := rec.run
+	if len(tx.matchedRules) != rec.matched || tx.variables.highestSeverity.Get() != rec.highestSeverity ||
+		tx.audit != rec.audit || len(tx.ruleRemoveByID) != rec.removeByID ||
+		len(tx.ruleRemoveByIDRanges) != rec.removeRanges || tx.targetRemovals != rec.targetRemovals ||
+		tx.RuleEngine != rec.ruleEngine || tx.RequestBodyAccess != rec.requestBodyAccess ||
+		tx.IsInterrupted() || tx.AllowType != corazatypes.AllowTypeUnset || tx.Skip != 0 || tx.Capture {
+		run.failures.Add(1)
+		return
+	}
+	// The lazy RULE fields and MATCHED_VARS entry written, as the copy
+	// writes them.
+	tx.flushPendingRule(nil)
+	tx.writeDeferredMV()
+	s := &runSnap{
+		entry:          rec.entry,
+		viaSkip:        rec.viaSkip,
+		matchedVarSet:  tx.matchedVarSets != rec.matchedVarSets,
+		exit:           tx.runKeyStates(run, nil),
+		id:             tx.variables.rule.Get("id")[0],
+		rev:            tx.variables.rule.Get("rev")[0],
+		severity:       tx.variables.rule.Get("severity")[0],
+		matchedVar:     tx.variables.matchedVar.Get(),
+		matchedVarName: tx.variables.matchedVarName.Get(),
+		skipAfter:      tx.SkipAfter,
+	}
+	for i := range s.exit {
+		if s.entry[i].n > 1 || s.exit[i].n > 1 {
+			run.failures.Add(1) // several values: not what a copy writes
+			return
+		}
+		if s.exit[i] != s.entry[i] {
+			s.changed = append(s.changed, i)
+		}
+	}
+	if rec.msg {
+		s.msg = tx.variables.rule.Get("msg")
+	}
+	if rec.logData {
+		s.logData = tx.variables.rule.Get("logdata")
+	}
+	for _, md := range tx.variables.matchedVars.FindAll() {
+		s.matchedVars = append(s.matchedVars, [3]string{md.Key(), strings.ToLower(md.Key()), md.Value()})
+	}
+	for {
+		old := run.snaps.Load()
+		var next []*runSnap
+		if old != nil {
+			if len(*old) >= maxRunSnaps {
+				return
+			}
+			next = append(next, *old...)
+		}
+		next = append(next, s)
+		if run.snaps.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
+
+// applyRun does what the run would do (enterRun found s's starting values
+// in tx).
+func (tx *Transaction) applyRun(run *staticRun, s *runSnap) {
+	tx.flushPendingRule(nil)
+	mv := tx.variables.matchedVars
+	if mv.Len() > 0 {
+		mv.Reset()
+	}
+	tx.deferredMV = false
+	for _, i := range s.changed {
+		k, e := run.keys[i], s.exit[i]
+		if e.n == 0 {
+			tx.variables.tx.Remove(k.key)
+		} else {
+			tx.variables.tx.SetOneID(k.id, k.key, e.value)
+		}
+	}
+	col := tx.variables.rule
+	tx.ruleSlots.SetFirst(col, 0, "id", s.id)
+	tx.ruleSlots.SetFirst(col, 2, "rev", s.rev)
+	tx.ruleSlots.SetFirst(col, 4, "severity", s.severity)
+	if len(s.msg) > 0 {
+		tx.ruleSlots.SetFirst(col, 1, "msg", s.msg[0])
+	}
+	if len(s.logData) > 0 {
+		tx.ruleSlots.SetFirst(col, 3, "logdata", s.logData[0])
+	}
+	if s.matchedVarSet {
+		tx.variables.matchedVar.Set(s.matchedVar)
+		tx.variables.matchedVarName.Set(s.matchedVarName)
+		tx.matchedVarSets++
+	}
+	for _, e := range s.matchedVars {
+		mv.AddLower(e[0], e[1], e[2])
+	}
+	tx.SkipAfter = s.skipAfter
+}
+
+// RunState reports how many static runs the group has and how many have
+// a recording (tests).
+func (rg *RuleGroup) RunState() (runs, recorded int) {
+	if rg.runs == nil {
+		return 0, 0
+	}
+	for _, rs := range rg.runs {
+		for _, r := range rs {
+			runs++
+			if s := r.snaps.Load(); s != nil && len(*s) > 0 {
+				recorded++
+			}
+		}
+	}
+	return runs, recorded
+}
