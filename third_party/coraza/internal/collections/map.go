@@ -237,6 +237,10 @@ func (c *Map) SetOne(key string, value string) {
 		dataSlice[0] = keyValue{key: originalKey, value: value}
 		return
 	}
+	if !exists && !c.isCaseSensitive {
+		c.addOne(key, originalKey, value)
+		return
+	}
 	if exists {
 		c.gen++
 	} else {

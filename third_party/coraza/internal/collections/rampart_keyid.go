@@ -97,10 +97,35 @@ func (c *Map) GetFirstID(id int32, key string) (string, bool) {
 
 // SetOneID is SetOne(key, value) for key, lower case, whose KeyID is id.
 func (c *Map) SetOneID(id int32, key string, value string) {
-	if values := c.lookupID(id, key); len(values) == 1 {
+	values := c.lookupID(id, key)
+	switch {
+	case len(values) == 1:
 		values[0] = keyValue{key: key, value: value} // in place, as SetOne
 		c.nkeys = -1
-		return
+	case values == nil && !c.isCaseSensitive && id > 0 && int(id) < len(c.ids) && !c.ids[id].present:
+		c.nkeys = -1
+		c.addOne(key, key, value) // as SetOne, without looking key up again
+	default:
+		c.SetOne(key, value)
 	}
-	c.SetOne(key, value)
 }
+
+// addOne adds key, lower case and not in c, with its one value: SetOne
+// for a new key.
+func (c *Map) addOne(key, originalKey, value string) {
+	c.keysGen++
+	var list []keyValue
+	if n := len(c.spare); n > 0 {
+		list = c.spare[n-1][:1]
+		c.spare = c.spare[:n-1]
+	} else {
+		list = make([]keyValue, 1)
+	}
+	list[0] = keyValue{key: originalKey, value: value}
+	c.data[key] = list
+	c.totalValues++
+}
+
+// Gens returns gen and keysGen: equal results mean no key was added and
+// no value list replaced or removed in between (Rampart fork).
+func (c *Map) Gens() (uint64, uint64) { return c.gen, c.keysGen }

@@ -4,6 +4,7 @@
 package corazawaf
 
 import (
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -55,6 +56,7 @@ type staticRun struct {
 	start, end int     // the run is order[start:end]
 	ids        []int   // its rule ids, for ctl:ruleRemoveById and target removals
 	keys       []runKey
+	captures   bool // a key is a capture variable, TX:0-10
 	snaps      atomic.Pointer[[]*runSnap]
 	failures   atomic.Int32
 }
@@ -248,6 +250,9 @@ func newStaticRun(rg *RuleGroup, order []int32, start, end int) *staticRun {
 			k = strings.ToLower(k)
 			if k != "" && !seen[k] {
 				seen[k] = true
+				if n, err := strconv.Atoi(k); err == nil && n >= 0 && n <= 10 {
+					run.captures = true
+				}
 				run.keys = append(run.keys, runKey{id: collections.KeyID(k), key: k})
 			}
 		}
@@ -280,8 +285,17 @@ func (tx *Transaction) runUsable(run *staticRun, viaSkip bool) bool {
 	return true
 }
 
-// runKeyStates returns the run's keys' values in tx.
+// runKeyStates returns the run's keys' values in tx. While TX holds only
+// what a new transaction puts there (no key added and no list replaced
+// since: the capture variables' values may have changed in place), a key
+// that is not a capture variable is absent (the CRS's initialisation).
 func (tx *Transaction) runKeyStates(run *staticRun, dst []keyState) []keyState {
+	if g, kg := tx.variables.tx.Gens(); g == tx.txGen && kg == tx.txKeysGen && !run.captures {
+		for range run.keys {
+			dst = append(dst, keyState{})
+		}
+		return dst
+	}
 	var md corazarules.MatchData
 	for _, k := range run.keys {
 		s := keyState{n: tx.variables.tx.FindStringIDInto(k.id, k.key, &md)}

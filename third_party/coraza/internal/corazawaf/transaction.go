@@ -128,6 +128,9 @@ type Transaction struct {
 	// runScratch holds a static run's key states (Rampart fork:
 	// enterRun).
 	runScratch []keyState
+	// txGen and txKeysGen are TX's Gens() once the transaction set its
+	// capture variables (Rampart fork: runKeyStates).
+	txGen, txKeysGen uint64
 	// matchedVarSets counts the matches that set MATCHED_VAR and
 	// MATCHED_VAR_NAME (Rampart fork: a run's recording tells whether
 	// the run set them).

@@ -310,6 +310,7 @@ func (w *WAF) newTransaction(opts Options) *Transaction {
 	for i := 0; i <= 10; i++ {
 		tx.variables.tx.SetOne(strconv.Itoa(i), "") // Rampart fork: no slice
 	}
+	tx.txGen, tx.txKeysGen = tx.variables.tx.Gens() // Rampart fork: see runKeyStates
 
 	// Some defaults
 	tx.variables.filesCombinedSize.Set("0")
