@@ -9,13 +9,13 @@ import (
 	"github.com/corazawaf/coraza/v3/internal/corazarules"
 )
 
-// Key ids (Rampart fork): the lower-case keys that compiled rules name as
-// constants (a TX variable a rule targets by name, a setvar's key, a
-// macro's key) get a small number, the same for the same key in every
-// rule, so that a Map can remember where it keeps their values: the CRS
-// reads and writes its TX variables ~300 times per request, and most of
-// them exist by then. The numbers are the process's, handed out at
-// compile time and never reused.
+// Key ids (Rampart fork): the lower-case TX variable names that compiled
+// rules name as constants (a rule's TX:name target, a setvar's key, a
+// macro's %{tx.name}) get a small number, the same for the same name in
+// every rule, so that the TX Map can remember where it keeps their
+// values: the CRS reads and writes its TX variables ~300 times per
+// request, and most of them exist by then. The numbers are the process's,
+// handed out at compile time and never reused.
 var keyIDs struct {
 	sync.Mutex
 	ids map[string]int32

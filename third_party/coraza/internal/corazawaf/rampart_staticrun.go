@@ -417,6 +417,11 @@ func (tx *Transaction) endRunRecording(rec *runRecording) {
 			if len(*old) >= maxRunSnaps {
 				return
 			}
+			for _, o := range *old {
+				if o.viaSkip == s.viaSkip && sameStates(o.entry, s.entry) {
+					return // recorded meanwhile by another request
+				}
+			}
 			next = append(next, *old...)
 		}
 		next = append(next, s)

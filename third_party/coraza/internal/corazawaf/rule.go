@@ -81,8 +81,9 @@ type ruleVariableParams struct {
 	// keyRxLiteral is a string every key KeyRx matches contains, "" when
 	// none is known (requiredLiteral; Rampart fork).
 	keyRxLiteral string
-	// keyID is KeyStr's collections.KeyID when KeyStr is set, KeyRx is not
-	// and the collection's keys are case-insensitive, else 0 (Rampart fork).
+	// keyID is KeyStr's collections.KeyID for a TX variable by name, else
+	// 0 (Rampart fork: other collections are read by name once or twice a
+	// request, and a remembered lookup would not outlive the request).
 	keyID int32
 }
 
@@ -735,7 +736,7 @@ func newRuleVariableParams(v variables.RuleVariable, key string, re *regexp.Rege
 	if key != "" && re == nil {
 		name, lower := matchedVarNames(v, key)
 		p.matchedNames = &[2]string{name, lower}
-		if !caseSensitiveVariable(v) {
+		if v == variables.TX {
 			p.keyID = collections.KeyID(key)
 		}
 	}

@@ -158,7 +158,7 @@ func (m *macro) compile(input string) error {
 				}
 				lower := strings.ToLower(key)
 				var id int32
-				if lower != "" {
+				if lower != "" && v == variables.TX {
 					id = collections.KeyID(lower)
 				}
 				m.tokens = append(m.tokens, macroToken{
