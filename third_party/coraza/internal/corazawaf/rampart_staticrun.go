@@ -55,6 +55,7 @@ type staticRun struct {
 	order      []int32 // the phase's phaseRules, to tell a rebuilt index
 	start, end int     // the run is order[start:end]
 	ids        []int   // its rule ids, for ctl:ruleRemoveById and target removals
+	idBits     [4]uint64 // the ids' removalBit, to test against Transaction.removalIDs
 	keys       []runKey
 	captures   bool // a key is a capture variable, TX:0-10
 	snaps      atomic.Pointer[[]*runSnap]
@@ -246,6 +247,8 @@ func newStaticRun(rg *RuleGroup, order []int32, start, end int) *staticRun {
 	for _, i := range order[start:end] {
 		r := &rg.rules[i]
 		run.ids = append(run.ids, r.ID_)
+		b := removalBit(r.ID_)
+		run.idBits[b>>6] |= 1 << (b & 63)
 		for _, k := range staticKeys(r) {
 			k = strings.ToLower(k)
 			if k != "" && !seen[k] {
@@ -271,8 +274,9 @@ func (tx *Transaction) runUsable(run *staticRun, viaSkip bool) bool {
 		return false
 	}
 	removals := len(tx.ruleRemoveByID) != 0 || len(tx.ruleRemoveByIDRanges) != 0
-	if !removals && tx.targetRemovals == 0 {
-		return true
+	if !removals && (tx.targetRemovals == 0 || tx.removalIDs[0]&run.idBits[0] == 0 &&
+		tx.removalIDs[1]&run.idBits[1] == 0 && tx.removalIDs[2]&run.idBits[2] == 0 && tx.removalIDs[3]&run.idBits[3] == 0) {
+		return true // no id of the run has had a target removed
 	}
 	if removals && tx.removesID(0) {
 		return false // markers
