@@ -52,9 +52,9 @@ import (
 // skip, allow or interruption pending, and debug logging make a request
 // evaluate the run itself.
 type staticRun struct {
-	order      []int32 // the phase's phaseRules, to tell a rebuilt index
-	start, end int     // the run is order[start:end]
-	ids        []int   // its rule ids, for ctl:ruleRemoveById and target removals
+	order      []int32   // the phase's phaseRules, to tell a rebuilt index
+	start, end int       // the run is order[start:end]
+	ids        []int     // its rule ids, for ctl:ruleRemoveById and target removals
 	idBits     [4]uint64 // the ids' removalBit, to test against Transaction.removalIDs
 	keys       []runKey
 	captures   bool // a key is a capture variable, TX:0-10
