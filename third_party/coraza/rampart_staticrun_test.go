@@ -161,6 +161,11 @@ func initRunRules(rng *rand.Rand) string {
 		case 4:
 			fmt.Fprintf(&tail, "SecMarker END-2B\n")
 		}
+		if rng.Intn(4) == 0 {
+			// A comparison of request data, applied by the loop like a TX
+			// one, but no rule of a run.
+			fmt.Fprintf(&tail, "SecRule ARGS:g \"@eq 5\" \"id:%d,phase:2,pass,nolog,setvar:tx.score=+1\"\n", next())
+		}
 	}
 	fmt.Fprintf(&tail, "SecMarker END-2B\n")
 	if rng.Intn(2) == 0 { // else the phase ends with the run: its MATCHED_VARS shows

@@ -134,7 +134,7 @@ func staticRule(r *Rule) bool {
 			return false
 		}
 	case r.fastReject:
-		if !argumentReadsOnlyTX(r.operator.Data) ||
+		if r.variables[0].Variable != variables.TX || !argumentReadsOnlyTX(r.operator.Data) ||
 			r.Msg != nil && !macro.ReadsOnly(r.Msg, variables.TX) ||
 			r.LogData != nil && !macro.ReadsOnly(r.LogData, variables.TX) {
 			return false

@@ -204,8 +204,8 @@ type Rule struct {
 	// set by EnablePrescreen (Rampart fork).
 	quiet          bool
 	ruleQuietStart bool
-	// fastReject: a parent rule whose only target is one TX variable by
-	// name, without transformations, capture or multiMatch, whose operator
+	// fastReject: a parent rule with one target (fastRejectable), without
+	// transformations, capture or multiMatch, whose operator
 	// is pure (plugintypes.OperatorPure) and whose msg and logdata read no
 	// RULE field; RuleGroup.Eval evaluates its operator first and skips it
 	// when it does not match (Transaction.fastEval; set by EnablePrescreen,

@@ -421,14 +421,18 @@ func (tx *Transaction) skipScreened(r *Rule) {
 }
 
 // fastRejectable reports whether r's operator can be evaluated ahead of
-// r: one TX variable by name, no transformations, capture or multiMatch,
-// and a pure operator whose argument names no RULE field.
+// r: one target without key regexp or exceptions (a TX variable by name,
+// or any other collection: by name, whole, or counted, as 922100's
+// `&MULTIPART_PART_HEADERS:_charset_` and 200002's `REQBODY_ERROR`), no
+// transformations, capture or multiMatch, and a pure operator whose
+// argument names no RULE field. A target with several values is left to
+// doEvaluate (fastEval).
 func fastRejectable(r *Rule) bool {
 	if r.operator == nil || len(r.variables) != 1 || len(r.transformations) != 0 || r.Capture || r.MultiMatch {
 		return false
 	}
 	v := &r.variables[0]
-	if v.Variable != variables.TX || v.KeyRx != nil || v.KeyStr == "" || len(v.Exceptions) != 0 {
+	if v.KeyRx != nil || len(v.Exceptions) != 0 || v.Variable == variables.TX && v.KeyStr == "" {
 		return false
 	}
 	if _, ok := r.operator.Operator.(plugintypes.OperatorPure); !ok {
