@@ -18,7 +18,8 @@ import (
 
 // TestDirectMatchRandomRules compares engines with and without the
 // prescreen on random rule sets shaped like the CRS's bookkeeping:
-// paranoia-level gates with skipAfter to markers, score sums with setvar
+// paranoia-level gates (on TX and on request data) with skipAfter to
+// markers, score sums with setvar
 // (some reading RULE and MATCHED_* in their macros), rules with severity,
 // rev, log, deny and block, count variables, rules after them that read
 // MATCHED_VAR, MATCHED_VAR_NAME, MATCHED_VARS and RULE in msg and logdata,
@@ -103,7 +104,14 @@ func directRules(rng *rand.Rand) string {
 			if rng.Intn(5) == 0 {
 				count = "&"
 			}
-			v := []string{"TX:A", "TX:b", "TX:score", "TX:none"}[rng.Intn(4)]
+			// TX variables, and request data: by name, a single-valued
+			// collection, a whole collection counted (its values would come
+			// in map order).
+			vs := []string{"TX:A", "TX:b", "TX:score", "TX:none", "ARGS:a", "ARGS:B", "REQUEST_METHOD", "ARGS", "ARGS_NAMES", "ARGS:none"}
+			v := vs[rng.Intn(len(vs))]
+			if v == "ARGS" || v == "ARGS_NAMES" {
+				count = "&"
+			}
 			acts := []string{fmt.Sprintf("id:%d", id), fmt.Sprintf("phase:%d", phase), "pass", "tag:'gate-matched'"}
 			if rng.Intn(2) == 0 {
 				// nolog is a non-disruptive action (a no-op when the rule
