@@ -209,6 +209,15 @@ func directOutcome(t *testing.T, w coraza.WAF, query string) string {
 		}
 		out = append(out, line)
 	}
+	out = append(out, bookkeepingState(tx)...)
+	return strings.Join(out, "\n")
+}
+
+// bookkeepingState lists what the CRS's bookkeeping leaves in tx: TX,
+// RULE and MATCHED_VARS (sorted), MATCHED_VAR, MATCHED_VAR_NAME and
+// HIGHEST_SEVERITY.
+func bookkeepingState(tx types.Transaction) []string {
+	var out []string
 	v := tx.(plugintypes.TransactionState).Variables()
 	dump := func(name string, c interface{ FindAll() []types.MatchData }) {
 		var vals []string
@@ -221,9 +230,8 @@ func directOutcome(t *testing.T, w coraza.WAF, query string) string {
 	dump("TX", v.TX())
 	dump("RULE", v.Rule())
 	dump("MATCHED_VARS", v.MatchedVars())
-	out = append(out, "MATCHED_VAR="+v.MatchedVar().Get(), "MATCHED_VAR_NAME="+v.MatchedVarName().Get(),
+	return append(out, "MATCHED_VAR="+v.MatchedVar().Get(), "MATCHED_VAR_NAME="+v.MatchedVarName().Get(),
 		"HIGHEST_SEVERITY="+v.HighestSeverity().Get())
-	return strings.Join(out, "\n")
 }
 
 // TestTargetRemovals: ctl:ruleRemoveTargetById takes effect for the rest

@@ -25,22 +25,19 @@ func (*allowFn) ReadsNoCollection()      {}
 func (*skipFn) ReadsNoCollection()       {}
 func (*skipafterFn) ReadsNoCollection()  {}
 
-// OnlyTX reports whether the setvar writes a TX variable named by a
-// constant and its value reads no collection but TX (Rampart fork: a rule
-// whose actions are such setvars and whose operator reads only TX does
-// the same for every request that starts with the same TX; see
-// corazawaf's initRun).
-func (a *setvarFn) OnlyTX() bool {
-	return a.collection == variables.TX && a.keyLower != "" &&
-		(a.value == nil || macro.ReadsOnly(a.value, variables.TX))
-}
-
-// TXKeys returns, for a setvar of which OnlyTX holds, the TX variable it
-// writes and those its value reads (Rampart fork).
-func (a *setvarFn) TXKeys() (string, []string) {
-	var reads []string
-	if a.value != nil {
-		reads = macro.Keys(a.value, variables.TX)
+// TXKeys returns the TX variable the setvar writes (Init accepts only TX)
+// and those its value reads, and whether the first is named by a constant
+// and the value reads no other collection (Rampart fork: a rule whose
+// actions are such setvars and whose operator reads only TX does the same
+// whenever those variables hold the same values; see corazawaf's
+// staticRun).
+func (a *setvarFn) TXKeys() (string, []string, bool) {
+	if a.keyLower == "" {
+		return "", nil, false
 	}
-	return a.keyLower, reads
+	if a.value == nil {
+		return a.keyLower, nil, true
+	}
+	reads, only := macro.Keys(a.value, variables.TX)
+	return a.keyLower, reads, only
 }

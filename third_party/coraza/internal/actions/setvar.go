@@ -120,7 +120,7 @@ func (a *setvarFn) Init(_ plugintypes.RuleMetadata, data string) error {
 	if a.key != nil {
 		if k, ok := macro.Constant(a.key); ok {
 			a.keyLower = strings.ToLower(k)
-			a.keyID = collections.KeyID(a.keyLower)
+			a.keyID = collections.KeyID(a.keyLower) // Init accepts only TX
 		}
 	}
 	return nil

@@ -237,24 +237,15 @@ func (c *Map) SetOne(key string, value string) {
 		dataSlice[0] = keyValue{key: originalKey, value: value}
 		return
 	}
-	if !exists && !c.isCaseSensitive {
+	if !exists {
+		// Rampart fork: a new key takes a spare list when there is one
+		// (setvar creates the CRS's ~50 TX variables per request).
 		c.addOne(key, originalKey, value)
 		return
 	}
-	if exists {
-		c.gen++
-	} else {
-		c.keysGen++
-	}
-	if !exists || cap(dataSlice) < 1 {
-		// Rampart fork: a new key takes a spare list when there is one
-		// (setvar creates the CRS's ~50 TX variables per request).
-		if n := len(c.spare); n > 0 && !exists {
-			dataSlice = c.spare[n-1][:1]
-			c.spare = c.spare[:n-1]
-		} else {
-			dataSlice = make([]keyValue, 1)
-		}
+	c.gen++
+	if cap(dataSlice) < 1 {
+		dataSlice = make([]keyValue, 1)
 	} else {
 		dataSlice = dataSlice[:1]
 	}

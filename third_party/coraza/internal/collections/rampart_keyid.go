@@ -45,29 +45,31 @@ const maxKeyIDs = 4096
 // changing (a value replaced in place is seen through the list), and a
 // key added only with keysGen changing: a key that was there is still
 // there, with the same list, while gen is the same; one that was not,
-// while keysGen is the same too.
+// while keysGen is the same too. A slot never filled says "absent" at
+// gen and keysGen 0, which is right: no key was ever added.
 type idSlot struct {
-	gen, keysGen   uint64
-	values         []keyValue
-	valid, present bool
+	gen, keysGen uint64
+	values       []keyValue
+	present      bool
 }
 
-// lookupID is lookup for key, lower case, whose KeyID is id.
-func (c *Map) lookupID(id int32, key string) []keyValue {
+// lookupID is lookup for key, lower case, whose KeyID is id: its values
+// and whether it is there.
+func (c *Map) lookupID(id int32, key string) ([]keyValue, bool) {
 	if c.isCaseSensitive || id <= 0 || id >= maxKeyIDs {
-		values, _, _ := c.lookup(key)
-		return values
+		values, _, ok := c.lookup(key)
+		return values, ok
 	}
 	if int(id) < len(c.ids) {
-		if s := &c.ids[id]; s.valid && s.gen == c.gen && (s.present || s.keysGen == c.keysGen) {
-			return s.values
+		if s := &c.ids[id]; s.gen == c.gen && (s.present || s.keysGen == c.keysGen) {
+			return s.values, s.present
 		}
 	} else {
 		c.ids = append(c.ids, make([]idSlot, int(id)+1-len(c.ids))...)
 	}
 	values, ok := c.data[key]
-	c.ids[id] = idSlot{gen: c.gen, keysGen: c.keysGen, values: values, valid: true, present: ok}
-	return values
+	c.ids[id] = idSlot{gen: c.gen, keysGen: c.keysGen, values: values, present: ok}
+	return values, ok
 }
 
 // FindStringIDInto is FindStringInto(key) for key, lower case, whose
@@ -76,7 +78,7 @@ func (c *Map) FindStringIDInto(id int32, key string, md *corazarules.MatchData) 
 	if key == "" || len(c.data) == 0 {
 		return c.FindStringInto(key, md)
 	}
-	e := c.lookupID(id, key)
+	e, _ := c.lookupID(id, key)
 	if len(e) == 1 {
 		*md = corazarules.MatchData{Variable_: c.variable, Key_: e[0].key, Value_: e[0].value}
 	}
@@ -88,7 +90,7 @@ func (c *Map) GetFirstID(id int32, key string) (string, bool) {
 	if len(c.data) == 0 {
 		return "", false
 	}
-	values := c.lookupID(id, key)
+	values, _ := c.lookupID(id, key)
 	if len(values) == 0 {
 		return "", false
 	}
@@ -97,22 +99,21 @@ func (c *Map) GetFirstID(id int32, key string) (string, bool) {
 
 // SetOneID is SetOne(key, value) for key, lower case, whose KeyID is id.
 func (c *Map) SetOneID(id int32, key string, value string) {
-	values := c.lookupID(id, key)
-	switch {
+	switch values, ok := c.lookupID(id, key); {
 	case len(values) == 1:
 		values[0] = keyValue{key: key, value: value} // in place, as SetOne
 		c.nkeys = -1
-	case values == nil && !c.isCaseSensitive && id > 0 && int(id) < len(c.ids) && !c.ids[id].present:
-		c.nkeys = -1
+	case !ok:
 		c.addOne(key, key, value) // as SetOne, without looking key up again
 	default:
 		c.SetOne(key, value)
 	}
 }
 
-// addOne adds key, lower case and not in c, with its one value: SetOne
-// for a new key.
+// addOne adds key, the key to file it under and not in c, with its one
+// value (originalKey as given): SetOne for a new key.
 func (c *Map) addOne(key, originalKey, value string) {
+	c.nkeys = -1
 	c.keysGen++
 	var list []keyValue
 	if n := len(c.spare); n > 0 {

@@ -31,13 +31,15 @@ import (
 // chain, capture or multiMatch that the rule loop applies itself: a
 // SecAction or SecMarker whose match is not recorded (Rule.unrecorded)
 // and whose actions are setvars of TX naming their variable and reading
-// only TX (actions.OnlyTX), skipAfter, pass and metadata; or a TX
+// only TX (actions' TXKeys), skipAfter, pass and metadata; or a TX
 // comparison (fastReject) whose argument, msg and logdata read only TX,
 // with the same actions when its match is not recorded (any other action
 // of a recorded rule runs only when it matches, and a match fails the
 // recording). A run is a longest sequence of such rules in a phase's
-// order that starts with a SecAction or SecMarker, which always matches
-// (so the run sets MATCHED_VAR and MATCHED_VAR_NAME), four rules or more.
+// order, four rules or more, that starts with a SecAction or SecMarker:
+// the CRS's gates skip to markers, and a skip that lands inside a run
+// makes the request evaluate it (a run starting at the gate before a
+// marker was tried: +4% instructions).
 // The TX variables it names (targets, setvar keys, macros) are its keys.
 //
 // What a run leaves, and a copy restores: its keys' values, RULE's id,
@@ -115,101 +117,83 @@ type runRecording struct {
 }
 
 // staticActions are the actions a rule of a run whose matches are not
-// recorded may have besides setvars of TX (checked with OnlyTX): none
-// does anything at evaluation but skipAfter.
+// recorded may have besides setvars of TX (actions' TXKeys): none does
+// anything at evaluation but skipAfter.
 var staticActions = map[string]bool{
 	"id": true, "phase": true, "pass": true, "log": true, "nolog": true, "auditlog": true,
 	"noauditlog": true, "tag": true, "ver": true, "rev": true, "maturity": true, "accuracy": true,
 	"t": true, "skipAfter": true, "skipafter": true,
 }
 
-// staticRule reports whether r may be a rule of a run (see staticRun).
-func staticRule(r *Rule) bool {
+// staticRule reports whether r may be a rule of a run (see staticRun),
+// and the TX variables it names (targets, setvar keys, macros).
+func staticRule(r *Rule) ([]string, bool) {
 	if r.ParentID_ != noID || r.Chain != nil || r.Capture || r.MultiMatch {
-		return false
+		return nil, false
 	}
+	var keys []string
+	// A recorded comparison may have any action: it runs only when the
+	// rule matches, and a match fails the recording.
+	anyAction := false
 	switch {
 	case r.directAction:
 		if !r.unrecorded {
-			return false
+			return nil, false
 		}
-	case r.fastReject:
-		if r.variables[0].Variable != variables.TX || !argumentReadsOnlyTX(r.operator.Data) ||
-			r.Msg != nil && !macro.ReadsOnly(r.Msg, variables.TX) ||
-			r.LogData != nil && !macro.ReadsOnly(r.LogData, variables.TX) {
-			return false
+	case r.fastReject && r.variables[0].Variable == variables.TX:
+		k, only := argumentTXKeys(r.operator.Data)
+		if !only {
+			return nil, false
 		}
-		if !r.unrecorded {
-			return true
+		keys = append(k, r.variables[0].KeyStr)
+		for _, m := range []macro.Macro{r.Msg, r.LogData} {
+			if m == nil {
+				continue
+			}
+			k, only := macro.Keys(m, variables.TX)
+			if !only {
+				return nil, false
+			}
+			keys = append(keys, k...)
 		}
+		anyAction = !r.unrecorded
 	default:
-		return false
+		return nil, false
 	}
 	for _, a := range r.actions {
-		if f, ok := a.Function.(interface{ OnlyTX() bool }); ok {
-			if !f.OnlyTX() {
-				return false
+		if f, ok := a.Function.(interface {
+			TXKeys() (string, []string, bool)
+		}); ok {
+			if k, reads, only := f.TXKeys(); only {
+				keys = append(append(keys, k), reads...)
+				continue
 			}
+		} else if staticActions[a.Name] {
 			continue
 		}
-		if !staticActions[a.Name] {
-			return false
+		if !anyAction {
+			return nil, false
 		}
 	}
-	return true
+	return keys, true
 }
 
-// staticKeys returns the TX variables r names.
-func staticKeys(r *Rule) []string {
+// argumentTXKeys returns the variables an operator's argument names with
+// %{tx.…}, and whether it names no other.
+func argumentTXKeys(data string) ([]string, bool) {
 	var keys []string
-	if r.operator != nil {
-		keys = append(keys, r.variables[0].KeyStr)
-		keys = append(keys, argumentTXKeys(r.operator.Data)...)
-	}
-	for _, m := range []macro.Macro{r.Msg, r.LogData} {
-		if m != nil {
-			keys = append(keys, macro.Keys(m, variables.TX)...)
-		}
-	}
-	for _, a := range r.actions {
-		if f, ok := a.Function.(interface{ TXKeys() (string, []string) }); ok {
-			k, reads := f.TXKeys()
-			keys = append(append(keys, k), reads...)
-		}
-	}
-	return keys
-}
-
-// argumentReadsOnlyTX reports whether every macro of an operator's
-// argument is %{tx.…}.
-func argumentReadsOnlyTX(data string) bool {
 	for {
 		i := strings.Index(data, "%{")
 		if i < 0 {
-			return true
+			return keys, true
 		}
 		data = data[i+2:]
 		name, _, _ := strings.Cut(data, "}")
-		col, _, _ := strings.Cut(name, ".")
+		col, key, _ := strings.Cut(name, ".")
 		if !strings.EqualFold(col, "tx") {
-			return false
+			return nil, false
 		}
-	}
-}
-
-// argumentTXKeys returns the TX variables an operator's argument names.
-func argumentTXKeys(data string) []string {
-	var keys []string
-	for {
-		i := strings.Index(data, "%{")
-		if i < 0 {
-			return keys
-		}
-		data = data[i+2:]
-		name, _, _ := strings.Cut(data, "}")
-		if _, key, ok := strings.Cut(name, "."); ok {
-			keys = append(keys, strings.ToLower(key))
-		}
+		keys = append(keys, strings.ToLower(key))
 	}
 }
 
@@ -223,44 +207,46 @@ func (rg *RuleGroup) buildRuns() {
 	runs := &[types.PhaseLogging + 1][]*staticRun{}
 	for p := types.PhaseRequestHeaders; p < types.PhaseLogging; p++ {
 		order := rg.phaseRules[p]
-		for k := 0; k < len(order); {
-			if r := &rg.rules[order[k]]; !staticRule(r) || r.operator != nil {
-				k++
-				continue
+		var run *staticRun
+		seen := map[string]bool{}
+		flush := func() {
+			if run != nil && run.end-run.start >= 4 {
+				runs[p] = append(runs[p], run)
 			}
-			end := k
-			for end < len(order) && staticRule(&rg.rules[order[end]]) {
-				end++
-			}
-			if end-k >= 4 {
-				runs[p] = append(runs[p], newStaticRun(rg, order, k, end))
-			}
-			k = end
+			run = nil
+			clear(seen)
 		}
-	}
-	rg.runs = runs
-}
-
-func newStaticRun(rg *RuleGroup, order []int32, start, end int) *staticRun {
-	run := &staticRun{order: order, start: start, end: end}
-	seen := map[string]bool{}
-	for _, i := range order[start:end] {
-		r := &rg.rules[i]
-		run.ids = append(run.ids, r.ID_)
-		b := removalBit(r.ID_)
-		run.idBits[b>>6] |= 1 << (b & 63)
-		for _, k := range staticKeys(r) {
-			k = strings.ToLower(k)
-			if k != "" && !seen[k] {
-				seen[k] = true
-				if n, err := strconv.Atoi(k); err == nil && n >= 0 && n <= 10 {
+		for k, i := range order {
+			r := &rg.rules[i]
+			keys, ok := staticRule(r)
+			switch {
+			case !ok:
+				flush()
+				continue
+			case run == nil && r.operator != nil:
+				continue // a run starts with a SecAction or SecMarker
+			case run == nil:
+				run = &staticRun{order: order, start: k}
+			}
+			run.end = k + 1
+			run.ids = append(run.ids, r.ID_)
+			b := removalBit(r.ID_)
+			run.idBits[b>>6] |= 1 << (b & 63)
+			for _, key := range keys {
+				key = strings.ToLower(key)
+				if key == "" || seen[key] {
+					continue
+				}
+				seen[key] = true
+				if n, err := strconv.Atoi(key); err == nil && n >= 0 && n <= 10 {
 					run.captures = true
 				}
-				run.keys = append(run.keys, runKey{id: collections.KeyID(k), key: k})
+				run.keys = append(run.keys, runKey{id: collections.KeyID(key), key: key})
 			}
 		}
+		flush()
 	}
-	return run
+	rg.runs = runs
 }
 
 // runUsable reports whether tx, about to run the rule at position
@@ -389,9 +375,9 @@ func (tx *Transaction) endRunRecording(rec *runRecording) {
 		viaSkip:        rec.viaSkip,
 		matchedVarSet:  tx.matchedVarSets != rec.matchedVarSets,
 		exit:           tx.runKeyStates(run, nil),
-		id:             tx.variables.rule.Get("id")[0],
-		rev:            tx.variables.rule.Get("rev")[0],
-		severity:       tx.variables.rule.Get("severity")[0],
+		id:             ruleField(tx, "id"),
+		rev:            ruleField(tx, "rev"),
+		severity:       ruleField(tx, "severity"),
 		matchedVar:     tx.variables.matchedVar.Get(),
 		matchedVarName: tx.variables.matchedVarName.Get(),
 		skipAfter:      tx.SkipAfter,
@@ -433,6 +419,12 @@ func (tx *Transaction) endRunRecording(rec *runRecording) {
 			return
 		}
 	}
+}
+
+// ruleField is RULE's field key, "" when it has none.
+func ruleField(tx *Transaction, key string) string {
+	v, _ := tx.variables.rule.GetFirst(key)
+	return v
 }
 
 // applyRun does what the run would do (enterRun found s's starting values

@@ -227,21 +227,6 @@ func MayRead(m Macro, v variables.RuleVariable) bool {
 	return false
 }
 
-// ReadsOnly reports whether every variable m reads is v (Rampart fork);
-// false for a macro of another package.
-func ReadsOnly(m Macro, v variables.RuleVariable) bool {
-	mm, ok := m.(*macro)
-	if !ok {
-		return false
-	}
-	for _, t := range mm.tokens {
-		if t.variable != variables.Unknown && t.variable != v {
-			return false
-		}
-	}
-	return true
-}
-
 // Constant returns the text m always expands to when m is a macro of this
 // package without a variable (Rampart fork: the engine sets RULE:msg for
 // every rule it evaluates, most of them with a fixed message).
@@ -270,17 +255,23 @@ func SignedVariable(m Macro) (byte, Macro, bool) {
 	return sign.text[0], &macro{original: mm.original[1:], tokens: []macroToken{v}}, true
 }
 
-// Keys returns the keys of the variable v that m reads (Rampart fork).
-func Keys(m Macro, v variables.RuleVariable) []string {
+// Keys returns the keys of the variable v that m reads, and whether m
+// reads no other variable (Rampart fork); false for a macro of another
+// package.
+func Keys(m Macro, v variables.RuleVariable) ([]string, bool) {
 	mm, ok := m.(*macro)
 	if !ok {
-		return nil
+		return nil, false
 	}
 	var keys []string
 	for _, t := range mm.tokens {
-		if t.variable == v {
+		switch t.variable {
+		case v:
 			keys = append(keys, t.key)
+		case variables.Unknown:
+		default:
+			return nil, false
 		}
 	}
-	return keys
+	return keys, true
 }
