@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/rampart-edge/rampart/controlsvc/buckets"
 	"github.com/rampart-edge/rampart/controlsvc/certs"
 	"github.com/rampart-edge/rampart/controlsvc/internal/natstest"
@@ -101,5 +103,82 @@ func TestTwoManagersIssueOnce(t *testing.T) {
 	}
 	if n := issuer.n.Load(); n != 3 {
 		t.Fatalf("%d certificates issued for 3 sites by two managers", n)
+	}
+}
+
+// laggingSites is the sites bucket seen through a watch that is behind: it
+// holds its initial-values marker until release is closed and every update
+// after it until later is closed.
+type laggingSites struct {
+	jetstream.KeyValue
+	atMarker, release, later chan struct{}
+}
+
+type laggingWatcher struct {
+	jetstream.KeyWatcher
+	out chan jetstream.KeyValueEntry
+}
+
+func (w *laggingWatcher) Updates() <-chan jetstream.KeyValueEntry { return w.out }
+
+func (s *laggingSites) WatchAll(ctx context.Context, opts ...jetstream.WatchOpt) (jetstream.KeyWatcher, error) {
+	w, err := s.KeyValue.WatchAll(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	lw := &laggingWatcher{KeyWatcher: w, out: make(chan jetstream.KeyValueEntry)}
+	go func() {
+		defer close(lw.out)
+		marked := false
+		for e := range w.Updates() {
+			switch {
+			case e == nil:
+				close(s.atMarker)
+				<-s.release
+				marked = true
+			case marked:
+				<-s.later
+			}
+			select {
+			case lw.out <- e:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return lw, nil
+}
+
+// A manager whose watch of the sites is behind finds, at start-up, the
+// certificate another replica issued for a site it has not seen yet: it
+// keeps it rather than deleting it as an orphan.
+func TestBehindWatchKeepsCertificate(t *testing.T) {
+	e := newEnv(t)
+	lag := &laggingSites{KeyValue: e.sitesKV, atMarker: make(chan struct{}), release: make(chan struct{}), later: make(chan struct{})}
+	e.sitesKV = lag
+	e.start(t, e.ca)
+	<-lag.atMarker
+	e.createSite(t, "a.example")
+	rev := e.put(t, "a.example", "a.example", e.ca) // issued by the other replica
+	close(lag.release)
+	deadlineAt := time.Now().Add(deadline)
+	for !strings.Contains(e.logs.String(), `"site":"a.example"`) {
+		if time.Now().After(deadlineAt) {
+			t.Fatalf("the manager never looked at a.example:\n%s", e.logs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if strings.Contains(e.logs.String(), "certificate deleted") {
+		t.Fatalf("a live site's certificate was deleted as an orphan:\n%s", e.logs)
+	}
+	close(lag.later)
+	for !strings.Contains(e.logs.String(), `"msg":"certificate is current","site":"a.example"`) {
+		if time.Now().After(deadlineAt) {
+			t.Fatalf("the manager never checked a.example once its site arrived:\n%s", e.logs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if cur, err := e.certsKV.Get(context.Background(), "a.example"); err != nil || cur.Revision() != rev {
+		t.Fatalf("certificate replaced or lost (revision %d -> %v, %v):\n%s", rev, cur, err, e.logs)
 	}
 }

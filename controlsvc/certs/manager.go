@@ -298,6 +298,17 @@ func (m *Manager) reconcile(ctx context.Context, host string, siteExists bool, t
 		if cur == nil {
 			return nil
 		}
+		// The watch may be behind the certificates: at start-up the
+		// orphans are the certificates listed after the watch's
+		// initial values, and another replica may have issued one for a
+		// site created since. Ask the bucket before deleting.
+		switch _, err := m.cfg.Sites.Get(ctx, host); {
+		case err == nil:
+			m.log.Debug("certificate kept: its site exists (the watch is behind)", "site", host, "action", "check")
+			return nil
+		case !errors.Is(err, jetstream.ErrKeyNotFound):
+			return fmt.Errorf("read site: %w", err)
+		}
 		if err := m.cfg.Certs.Delete(ctx, host); err != nil {
 			return fmt.Errorf("delete certificate: %w", err)
 		}

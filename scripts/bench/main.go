@@ -63,6 +63,10 @@ func run(ctx context.Context, opts options, log *slog.Logger) int {
 		code = 1
 	}
 	if opts.Smoke {
+		if res.edgeErr != nil {
+			log.Error("smoke: the edge did not start", "err", res.edgeErr)
+			code = 1
+		}
 		for _, w := range res.Workloads {
 			for _, rw := range w.Rows {
 				if rw.Failed {
@@ -143,6 +147,9 @@ func benchmark(ctx context.Context, opts options, log *slog.Logger) (*results, e
 		Tools:   toolVersions(pkgs),
 	}
 	res.Servers = serverInfos(ctx, servers, pkgs, res.Machine)
+	if edge := servers[srvEdge]; edge.Err != nil && needsEdge(opts, ws) {
+		res.edgeErr = edge.Err
+	}
 
 	deadline, _ := ctx.Deadline()
 	est := r.estimate(ws)
@@ -183,14 +190,21 @@ func selectedWorkloads(opts options) []workload {
 	return ws
 }
 
+// needsEdge reports whether a selected workload measures the edge.
+func needsEdge(opts options, ws []workload) bool {
+	for _, w := range ws {
+		if opts.hasFeature(w.EdgeFeature) {
+			return true
+		}
+	}
+	return false
+}
+
 // startServers starts the edge and every peer the workloads use, one after
 // the other, logging each one that is not available and why.
 func startServers(ctx context.Context, log *slog.Logger, opts options, ws []workload, root, dir string, org *origin, cert *testCert, pkgs packages) map[string]*server {
-	needed := map[string]bool{}
+	needed := map[string]bool{srvEdge: needsEdge(opts, ws)}
 	for _, w := range ws {
-		if opts.hasFeature(w.EdgeFeature) {
-			needed[srvEdge] = true
-		}
 		for _, id := range w.Peers {
 			needed[id] = true
 		}

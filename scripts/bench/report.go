@@ -23,6 +23,7 @@ type results struct {
 	Workloads []*workloadResult `json:"workloads"`
 	Notes     []string          `json:"notes,omitempty"`
 	cutShort  bool              // the time budget ran out before every run was done
+	edgeErr   error             // why the edge did not start when a workload measures it
 }
 
 // settings are the load parameters of a run.

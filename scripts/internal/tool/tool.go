@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // RepoRoot is the nearest directory at or above the working directory with
@@ -29,14 +30,35 @@ func RepoRoot() (string, error) {
 	}
 }
 
-// FreePort asks the kernel for an unused loopback port.
+// handedOut holds the ports FreePort has returned in this process.
+var handedOut struct {
+	sync.Mutex
+	ports map[int]bool
+}
+
+// FreePort asks the kernel for an unused loopback port, never one it
+// returned before in this process: a port is only reserved once its
+// server listens, and the kernel readily hands a just-closed port out again
+// (a bench run once gave the edge's HTTPS and admin listeners the same one).
 func FreePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	if handedOut.ports == nil {
+		handedOut.ports = map[int]bool{}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if !handedOut.ports[port] {
+			handedOut.ports[port] = true
+			return port, nil
+		}
+	}
+	return 0, errors.New("no loopback port not handed out before in 100 tries")
 }
 
 // LastLines returns the last n non-empty lines of s, joined by " | ".
