@@ -62,7 +62,11 @@ func (ca testCA) issue(t *testing.T, name string, ip netip.Addr) (certPEM, keyPE
 		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
 }
 
-// freePort finds a port free on every one of hosts.
+// handedOut holds the ports freePort returned: the kernel readily hands a
+// just-closed port out again, and a test's ports must differ.
+var handedOut = map[int]bool{}
+
+// freePort finds a port free on every one of hosts, not returned before.
 func freePort(t *testing.T, hosts ...string) int {
 	t.Helper()
 	for range 50 {
@@ -85,7 +89,8 @@ func freePort(t *testing.T, hosts ...string) int {
 		for _, o := range others {
 			o.Close()
 		}
-		if ok {
+		if ok && !handedOut[port] {
+			handedOut[port] = true
 			return port
 		}
 	}

@@ -211,14 +211,25 @@ func run(ctx context.Context, edgeBin, include, outMode string, keep bool) error
 	return nil
 }
 
+// freeAddr is a loopback address on a port no other freeAddr returned (the
+// kernel readily hands a just-closed port out again).
 func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if !handedOut[addr] {
+			handedOut[addr] = true
+			return addr, nil
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return "", errors.New("no loopback port not handed out before in 100 tries")
 }
+
+var handedOut = map[string]bool{}
 
 // waitHealthy polls the edge's health endpoint until it answers 200.
 func waitHealthy(ctx context.Context, url string) error {
