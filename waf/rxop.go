@@ -14,6 +14,7 @@ import (
 	"rsc.io/binaryregexp"
 	bsyntax "rsc.io/binaryregexp/syntax"
 
+	"github.com/rampart-edge/rampart/waf/internal/rxdfa"
 	"github.com/rampart-edge/rampart/waf/internal/rxprefilter"
 )
 
@@ -57,6 +58,10 @@ type rx struct {
 	// whole: the pattern matches every value, as a whole, with no group
 	// (see matchesWhole).
 	whole bool
+	// dfa answers whether re matches an ASCII value, exactly, in a pass
+	// of table look-ups once its states are built (see rxdfa); nil when it
+	// could not be built. When it has no answer, the filters and re do.
+	dfa *rxdfa.DFA
 }
 
 func newRx(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
@@ -78,6 +83,9 @@ func newRx(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
 				c.filter = f
 			}
 			c.whole = matchesWhole(parsed)
+			if d, err := rxdfa.New(parsed, rxdfa.Options{}); err == nil {
+				c.dfa = d
+			}
 		}
 		return c, nil
 	})
@@ -180,8 +188,15 @@ func (o *rx) Evaluate(tx plugintypes.TransactionState, value string) bool {
 		}
 		return true
 	}
+	known, m := false, false
+	if o.dfa != nil {
+		m, known = o.dfa.Match(value)
+		if known && (!m || !tx.Capturing()) {
+			return m
+		}
+	}
 	oneLine := (o.line != nil || o.start != nil) && strings.IndexByte(value, '\n') < 0
-	if !o.mayMatch(value, oneLine) {
+	if !known && !o.mayMatch(value, oneLine) {
 		return false
 	}
 	re := o.re
@@ -245,6 +260,11 @@ func (o *rx) ScreenLiterals() ([][]string, bool) {
 // MayMatch implements plugintypes.OperatorPrefilter: false only when the
 // regexp does not match value.
 func (o *rx) MayMatch(value string) bool {
+	if o.dfa != nil {
+		if m, ok := o.dfa.Match(value); ok {
+			return m
+		}
+	}
 	return o.mayMatch(value, o.start != nil && strings.IndexByte(value, '\n') < 0)
 }
 

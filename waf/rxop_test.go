@@ -405,3 +405,73 @@ func TestMatchesWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestDFAOnCRS is the DFA's differential test on the CRS: for every @rx
+// pattern and every input of the corpus (a sample unless -crs-full), and
+// strings generated from the pattern itself, the operator's DFA answers
+// as the regexp does, and answers every ASCII input.
+func TestDFAOnCRS(t *testing.T) {
+	patterns := crsPatterns(t)
+	inputs := corpus(t)
+	sample := inputs
+	if !*crsFull {
+		rnd := rand.New(rand.NewPCG(5, 6))
+		sample = make([]string, 1500)
+		for i := range sample {
+			sample[i] = inputs[rnd.IntN(len(inputs))]
+		}
+	}
+	var dfas, answered, matched, states, spent int
+	for i, p := range patterns {
+		data := "(?sm)" + p
+		if matchesArbitraryBytes(data) {
+			continue
+		}
+		op, err := newRx(plugintypes.OperatorOptions{Arguments: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := op.(*rx).dfa
+		if d == nil {
+			t.Errorf("%q: no DFA", p)
+			continue
+		}
+		dfas++
+		re := regexp.MustCompile(data)
+		check := func(s string) {
+			got, ok := d.Match(s)
+			if !ok {
+				if strings.IndexFunc(s, func(r rune) bool { return r >= 0x80 }) < 0 {
+					t.Fatalf("%q: no answer for ASCII %q (budget spent: %v)", p, s, d.Full())
+				}
+				return
+			}
+			answered++
+			if want := re.MatchString(s); got != want {
+				t.Fatalf("%q on %q: DFA %v, regexp %v", p, s, got, want)
+			}
+			if got {
+				matched++
+			}
+		}
+		for _, s := range sample {
+			check(s)
+		}
+		parsed, _ := syntax.Parse(data, syntax.Perl)
+		rnd := rand.New(rand.NewPCG(uint64(i), 9))
+		for range 200 {
+			var b strings.Builder
+			rxgen.Generate(parsed, rnd, &b)
+			s := b.String()
+			check(s)
+			check("x " + s + " y")
+		}
+		n, bytes, _ := d.Stats()
+		states += n
+		spent += bytes
+	}
+	if dfas < 250 || matched < 20000 {
+		t.Fatalf("%d DFAs, %d matches: the test is broken", dfas, matched)
+	}
+	t.Logf("%d DFAs answered %d checks (%d matches); %d states, %d KiB", dfas, answered, matched, states, spent>>10)
+}
