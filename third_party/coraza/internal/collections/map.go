@@ -5,6 +5,7 @@ package collections
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/corazawaf/coraza/v3/collection"
@@ -43,6 +44,10 @@ type Map struct {
 	// ids remembers where the values of keys with a KeyID are, by id
 	// (Rampart fork: lookupID).
 	ids []idSlot
+	// order holds data's keys, each once, in the order they were added
+	// (Rampart fork: FindRegexLiteral walks it rather than the map; the
+	// CRS matches a key regexp against every TX variable twice a request).
+	order []string
 }
 
 // maxSpare bounds the lists a Map keeps for reuse, maxSpareCap their
@@ -70,6 +75,7 @@ func (c *Map) appendValue(key string, v keyValue) {
 		c.gen++ // the append may move the list
 	} else {
 		c.keysGen++
+		c.order = append(c.order, key)
 		if n := len(c.spare); n > 0 {
 			values = c.spare[n-1]
 			c.spare = c.spare[:n-1]
@@ -209,6 +215,7 @@ func (c *Map) Set(key string, values []string) {
 		c.gen++
 	} else {
 		c.keysGen++
+		c.order = append(c.order, key)
 	}
 	oldLen := len(dataSlice)
 	if !exists || cap(dataSlice) < len(values) {
@@ -270,6 +277,7 @@ func (c *Map) SetIndex(key string, index int, value string) {
 			c.gen++
 		} else {
 			c.keysGen++
+			c.order = append(c.order, key)
 		}
 		c.data[key] = []keyValue{av}
 		c.totalValues++
@@ -368,6 +376,9 @@ func (c *Map) Remove(key string) {
 	if len(c.data) == 0 {
 		return
 	}
+	if _, ok := c.data[key]; ok {
+		c.order = slices.DeleteFunc(c.order, func(k string) bool { return k == key })
+	}
 	c.totalValues -= len(c.data[key])
 	delete(c.data, key)
 }
@@ -380,6 +391,8 @@ func (c *Map) Name() string {
 // Reset removes all key/value pairs from the map.
 func (c *Map) Reset() {
 	c.gen++
+	clear(c.order)
+	c.order = c.order[:0]
 	if c.nkeys >= 0 && len(c.data) == int(c.nkeys) {
 		for _, k := range c.keys[:c.nkeys] {
 			c.keepSpare(c.data[k])

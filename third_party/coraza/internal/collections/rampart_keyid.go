@@ -115,6 +115,7 @@ func (c *Map) SetOneID(id int32, key string, value string) {
 func (c *Map) addOne(key, originalKey, value string) {
 	c.nkeys = -1
 	c.keysGen++
+	c.order = append(c.order, key)
 	var list []keyValue
 	if n := len(c.spare); n > 0 {
 		list = c.spare[n-1][:1]

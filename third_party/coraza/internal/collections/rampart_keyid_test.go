@@ -5,7 +5,9 @@ package collections
 
 import (
 	"fmt"
+	"maps"
 	"math/rand"
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,6 +69,12 @@ func TestMapKeyIDs(t *testing.T) {
 				}
 			}
 			ops = append(ops, fmt.Sprintf("%d:%s=%s", step, k, v))
+			// order lists the map's keys, each once (FindRegexLiteral
+			// walks it).
+			order := slices.Sorted(slices.Values(m.order))
+			if want := slices.Sorted(maps.Keys(m.data)); !slices.Equal(order, want) {
+				t.Fatalf("sensitive %v after %v: order %q, keys %q", sensitive, ops[max(0, len(ops)-8):], order, want)
+			}
 			for _, q := range keys {
 				var want, got corazarules.MatchData
 				n := m.FindStringInto(q, &want)

@@ -20,8 +20,9 @@ func (c *Map) FindRegexLiteral(key *regexp.Regexp, lit string) []types.MatchData
 	n := 0
 	// Collect matching data slices in a single pass to avoid evaluating the regex twice per key.
 	var matched [][]keyValue
-	for k, data := range c.data {
+	for _, k := range c.order {
 		if strings.Contains(k, lit) && key.MatchString(k) {
+			data := c.data[k]
 			n += len(data)
 			matched = append(matched, data)
 		}
