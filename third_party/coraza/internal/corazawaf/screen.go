@@ -166,6 +166,18 @@ type screenGroup struct {
 	anyTrigger uint64
 }
 
+// anyValueSet reports whether a literal set holds a letter or digit of
+// its own (Rampart fork): nearly every value has one, so the set rules
+// nothing out, and the search would note its owner at most bytes of every
+// value. Sets are required together, so leaving one out keeps the screen
+// sound; a rule left with none has every value as a candidate for its
+// prefilter, as a rule without literals.
+func anyValueSet(set []string) bool {
+	return slices.ContainsFunc(set, func(l string) bool {
+		return len(l) == 1 && ('a' <= l[0] && l[0] <= 'z' || '0' <= l[0] && l[0] <= '9')
+	})
+}
+
 // varSet is a set of variables.RuleVariable.
 type varSet [4]uint64
 
@@ -203,6 +215,7 @@ func (rg *RuleGroup) EnablePrescreen() {
 			if !ok {
 				continue
 			}
+			l = slices.DeleteFunc(l, anyValueSet)
 			k := groupKey{phase: parent.Phase_, chain: r.transformationsID, multiMatch: r.MultiMatch}
 			g, ok := index[k]
 			if !ok {
