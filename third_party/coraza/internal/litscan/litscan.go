@@ -7,7 +7,11 @@
 // literals ending there (its own and those of its suffix links).
 package litscan
 
-import "slices"
+import (
+	"math"
+	"slices"
+	"unsafe"
+)
 
 // Set is an immutable automaton over the literals of its owners; it is
 // safe for concurrent use.
@@ -23,10 +27,15 @@ type Set struct {
 	class    [256]uint8 // lower-cased byte -> class; 0: in no literal
 	rawClass [256]uint8 // byte -> its lower-cased form's class
 	classes  int
-	dense    int32
-	// delta[s*classes+c] is dense state s's next state on class c, n,
-	// as n<<1 | 1 when n names owners, n<<1 otherwise: a scan tests the
-	// bit instead of loading n's state.
+	// A state's row is its number shifted left by shift: rows are 1<<shift
+	// entries apart, at least one per class (a power of two, so that a
+	// scan neither multiplies to find a row nor divides to find a state).
+	shift uint
+	dense int32
+	// delta[s<<shift+c] is dense state s's next state on class c, n, as
+	// n<<shift<<1 | 1 when n names owners, n<<shift<<1 otherwise: a scan
+	// goes on from the row without computing it and tests the bit instead
+	// of loading n's state.
 	delta  []int32
 	states []state
 	edges  []edge
@@ -174,8 +183,16 @@ func newSet(literals [][]string, maxDense int) *Set {
 	}
 	// The dense table, breadth first: a state's suffix link is a smaller
 	// number, so its row is complete when the state's is made.
+	for 1<<m.shift < m.classes {
+		m.shift++
+	}
+	if uint64(len(states))<<(m.shift+1) > math.MaxInt32 {
+		panic("litscan: too many states for the row encoding")
+	}
+	// As many dense states as maxDense entries of classes make (a row
+	// takes up to twice that, rounded up to a power of two).
 	m.dense = int32(max(1, min(len(states), maxDense/m.classes)))
-	m.delta = make([]int32, int(m.dense)*m.classes)
+	m.delta = make([]int32, int(m.dense)<<m.shift)
 	var byClass [256]byte // a class's byte
 	for c := 0; c < 256; c++ {
 		if cl := m.class[c]; cl != 0 {
@@ -186,16 +203,13 @@ func newSet(literals [][]string, maxDense int) *Set {
 		m.rawClass[c] = m.class[lower[c]]
 	}
 	for s := int32(0); s < m.dense; s++ {
-		row := m.delta[int(s)*m.classes : int(s+1)*m.classes]
+		row := m.delta[int(s)<<m.shift : int(s+1)<<m.shift]
 		st := &m.states[s]
 		for cl := 1; cl < m.classes; cl++ {
 			if n, ok := m.edge(st, byClass[cl]); ok {
-				row[cl] = n << 1
-				if m.states[n].nOuts != 0 {
-					row[cl] |= 1
-				}
+				row[cl] = m.entry(n)
 			} else if s != 0 {
-				row[cl] = m.delta[int(st.fail)*m.classes+cl]
+				row[cl] = m.delta[int(st.fail)<<m.shift+cl]
 			}
 		}
 	}
@@ -226,29 +240,37 @@ func (m *Set) Words() int { return (m.owners + 63) / 64 }
 // ScanBits sets, in found (Words() long, cleared by the caller), the bit
 // of every owner with a literal in s: bit o%64 of found[o/64].
 func (m *Set) ScanBits(s string, found []uint64) {
-	st := int32(0)
-	classes := int32(m.classes)
+	shift := m.shift
+	limit := uint32(m.dense) << shift
+	delta := unsafe.Pointer(unsafe.SliceData(m.delta))
+	row := uint32(0) // the state's row; the root's is 0
 	for i := 0; i < len(s); i++ {
-		cl := int32(m.rawClass[s[i]])
-		if cl == 0 {
-			st = 0 // no literal holds the byte
-			continue
-		}
-		if st < m.dense {
-			d := m.delta[st*classes+cl]
-			st = d >> 1
-			if d&1 == 0 {
-				continue // no owner ends here
-			}
+		cl := uint32(m.rawClass[s[i]])
+		var d int32
+		if row < limit {
+			// In bounds: row+cl is in a dense row (cl < classes <=
+			// 1<<shift). Class 0 leads every dense state to the root.
+			d = *(*int32)(unsafe.Add(delta, uintptr(row+cl)*4))
 		} else {
-			st = m.deepNext(st, lower[s[i]], cl)
+			d = m.entry(m.deepNext(int32(row>>shift), lower[s[i]], int32(cl)))
 		}
-		if o := &m.states[st]; o.nOuts != 0 {
+		row = uint32(d) >> 1
+		if d&1 != 0 {
+			o := &m.states[row>>shift]
 			for _, o := range m.outs[o.outLo : o.outLo+o.nOuts] {
 				found[o.w] |= o.m
 			}
 		}
 	}
+}
+
+// entry is the delta entry of a move to state n.
+func (m *Set) entry(n int32) int32 {
+	e := n << m.shift << 1
+	if m.states[n].nOuts != 0 {
+		e |= 1
+	}
+	return e
 }
 
 // deepNext is the next state after deep state st on byte c (lower case)
@@ -261,5 +283,5 @@ func (m *Set) deepNext(st int32, c byte, cl int32) int32 {
 		}
 		st = m.states[st].fail
 	}
-	return m.delta[st*int32(m.classes)+cl] >> 1
+	return int32(uint32(m.delta[int(st)<<m.shift+int(cl)]) >> 1 >> m.shift)
 }
