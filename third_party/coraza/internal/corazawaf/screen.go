@@ -1076,10 +1076,11 @@ func (tx *Transaction) screenRawValues(v variables.RuleVariable) *screenRaw {
 		raw.fold = grab(&st.boolArena, len(vals))
 		raw.mask = grab(&st.maskArena, len(vals))
 		for i, s := range raw.values {
-			raw.fold[i] = hasFoldRune(s)
-			raw.anyFold = raw.anyFold || raw.fold[i]
 			raw.mask[i] = transformations.ClassMask(s)
 			raw.anyMask |= raw.mask[i]
+			// The folding runes are outside ASCII.
+			raw.fold[i] = transformations.MaskNonASCII(raw.mask[i]) && hasFoldRune(s)
+			raw.anyFold = raw.anyFold || raw.fold[i]
 		}
 	}
 	return raw

@@ -88,6 +88,9 @@ func ClassMask(s string) uint64 {
 	return m
 }
 
+// MaskNonASCII reports whether a ClassMask saw a byte outside ASCII.
+func MaskNonASCII(mask uint64) bool { return mask&classNonASCII != 0 }
+
 // identities are this package's transformations that return their input
 // unchanged, (s, false, nil), unless it holds a byte of one of the classes
 // listed. Each entry follows the function's own early return (or, for
