@@ -18,7 +18,8 @@ import (
 // TestPrescreenRandomRules compares engines with and without the prescreen
 // on random rules (random transformation chains, multiMatch, the
 // operators the prescreen screens: @pm, @contains, @beginsWith, @endsWith,
-// @streq, @detectXSS, @detectSQLi, @validateByteRange) and random requests built from bytes
+// @streq, @detectXSS, @detectSQLi, @validateByteRange; negated @pm, which
+// the raw values' search answers) and random requests built from bytes
 // and sequences the transformations act on: the prescreen must never
 // change which rules match, nor how many values each matched.
 func TestPrescreenRandomRules(t *testing.T) {
@@ -143,6 +144,11 @@ func randomRule(rng *rand.Rand, id, link int, chain bool) string {
 			lits = append(lits, screenLiterals[rng.Intn(len(screenLiterals))])
 		}
 		op = "@pm " + strings.Join(lits, " ")
+		if rng.Intn(3) == 0 {
+			// Not screened, but answered by the raw values' search when
+			// it transforms nothing (answerFromScreen).
+			op = "!" + op
+		}
 	}
 	var acts []string
 	if link == 0 {

@@ -184,6 +184,11 @@ type Rule struct {
 
 	memoizer plugintypes.Memoizer
 
+	// screenAnswer is 1 + the prescreen owner whose literals are the
+	// operator's (plugintypes.OperatorLiteralMatch), 0 when the raw
+	// values' search does not answer it (Rampart fork: answerFromScreen).
+	screenAnswer      int32
+	screenAnswerPhase types.RulePhase
 	// screenSlot is 1 + the rule's slot in its group's prescreen, 0 when
 	// the rule is not screened (screen.go; Rampart fork).
 	screenSlot int32
@@ -885,7 +890,15 @@ func (r *Rule) SetOperator(operator plugintypes.Operator, functionName string, p
 }
 
 func (r *Rule) executeOperator(data string, tx *Transaction) (result bool) {
-	result = r.operator.Operator.Evaluate(tx, data)
+	// Rampart fork: a value the prescreen searched already has its
+	// answer (screen.go answerFromScreen).
+	var known bool
+	if r.screenAnswer != 0 {
+		result, known = tx.answerFromScreen(r, data)
+	}
+	if !known {
+		result = r.operator.Operator.Evaluate(tx, data)
+	}
 	if r.operator.Negation {
 		result = !result
 	}

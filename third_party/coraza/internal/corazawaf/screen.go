@@ -166,6 +166,65 @@ type screenGroup struct {
 	anyTrigger uint64
 }
 
+// screenAnswerable returns the literals that answer r's operator on a
+// raw value (plugintypes.OperatorLiteralMatch: @pm), when r transforms
+// nothing, does not capture and reads only variables the prescreen
+// searches (Rampart fork: answerFromScreen).
+func screenAnswerable(r *Rule) ([]string, bool) {
+	if r.operator == nil {
+		return nil, false
+	}
+	op, ok := r.operator.Operator.(plugintypes.OperatorLiteralMatch)
+	if !ok || !op.LiteralMatch() || len(r.transformations) != 0 || r.Capture || len(r.variables) == 0 {
+		return nil, false
+	}
+	for _, v := range r.variables {
+		if !screenVariables[v.Variable] {
+			return nil, false
+		}
+	}
+	sets, ok := op.ScreenLiterals()
+	if !ok || len(sets) != 1 {
+		return nil, false
+	}
+	return sets[0], true
+}
+
+// answerFromScreen answers r's operator on data from the phase's search
+// of the raw values, when data is one of them (the same string, not a
+// copy) and its variable was searched (or has that one value): known is
+// false otherwise. A rule evaluates its raw values after the groups that
+// read them were screened, so the search is usually there, and the
+// response body, which 951100's @pm reads, is not scanned twice.
+func (tx *Transaction) answerFromScreen(r *Rule, data string) (match, known bool) {
+	st := tx.screen
+	if st == nil || st.plan == nil || tx.WAF.Rules.screen != st.plan || tx.Capture || r.screenAnswerPhase != tx.lastPhase {
+		return false, false
+	}
+	ph := st.plan.phases[tx.lastPhase]
+	if ph == nil {
+		return false, false
+	}
+	o := r.screenAnswer - 1 - ph.first
+	for _, rv := range r.variables {
+		v := rv.Variable
+		if st.rawEpoch[v] != st.epoch {
+			continue
+		}
+		raw := &st.raw[v]
+		if !raw.scanned && len(raw.values) != 1 {
+			continue
+		}
+		for i, s := range raw.values[:min(len(raw.values), 16)] {
+			if len(s) == len(data) && unsafe.StringData(s) == unsafe.StringData(data) {
+				found := tx.screenFound(ph, raw, i)
+				return found[o>>6]&(1<<(o&63)) != 0, true
+			}
+		}
+	}
+	return false, false
+}
+
 // anyValueSet reports whether a literal set holds a letter or digit of
 // its own (Rampart fork): nearly every value has one, so the set rules
 // nothing out, and the search would note its owner at most bytes of every
@@ -210,7 +269,7 @@ func (rg *RuleGroup) EnablePrescreen() {
 		// when its parent matched, on the phase's values.
 		parent := &rg.rules[i]
 		for r := parent; r != nil; r = r.Chain {
-			r.screenSlot = 0
+			r.screenSlot, r.screenAnswer, r.screenAnswerPhase = 0, 0, 0
 			l, pf, ok := screenLiterals(r, parent.Phase_)
 			if !ok {
 				continue
@@ -282,6 +341,22 @@ func (rg *RuleGroup) EnablePrescreen() {
 			grp.end = int32(p.slots)
 			grp.ownerEnd = int32(len(p.ownerSlot))
 			p.groups = append(p.groups, grp)
+		}
+		// Rules the raw values' search answers (answerFromScreen): their
+		// literals are owners of no group, after the groups'.
+		for i := range rg.rules {
+			parent := &rg.rules[i]
+			if parent.Phase_ != phase {
+				continue
+			}
+			for r := parent; r != nil; r = r.Chain {
+				if set, ok := screenAnswerable(r); ok {
+					r.screenAnswer = int32(len(p.ownerSlot)) + 1
+					r.screenAnswerPhase = phase
+					p.ownerSlot = append(p.ownerSlot, -1)
+					lits = append(lits, set)
+				}
+			}
 		}
 		if len(lits) > 0 {
 			p.phases[phase] = &screenPhase{first: first, set: litscan.New(lits)}

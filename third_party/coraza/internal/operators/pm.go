@@ -122,6 +122,13 @@ func (o *pm) ScreenLiterals() ([][]string, bool) {
 	return [][]string{o.patterns}, true
 }
 
+// LiteralMatch implements plugintypes.OperatorLiteralMatch (Rampart
+// fork): without capturing, Evaluate is the scan of the patterns.
+func (o *pm) LiteralMatch() bool {
+	_, ok := o.ScreenLiterals()
+	return ok && o.scan != nil
+}
+
 func pmEvaluate(matcher ahocorasick.AhoCorasick, tx plugintypes.TransactionState, value string) bool {
 	iter := matcher.Iter(value)
 

@@ -68,6 +68,16 @@ type OperatorPrefilter interface {
 	MayMatch(value string) bool
 }
 
+// OperatorLiteralMatch is implemented by operators that, when the
+// transaction is not capturing, match a value exactly when it contains one
+// of the literals of ScreenLiterals' one set (ASCII letters compared
+// case-insensitively), if LiteralMatch is true (Rampart fork: the
+// prescreen's search of the raw values then answers them).
+type OperatorLiteralMatch interface {
+	OperatorScreener
+	LiteralMatch() bool
+}
+
 // OperatorPure is implemented by operators whose Evaluate only reads its
 // value and the transaction's collections and changes nothing, not even
 // when capturing (Rampart fork: the engine evaluates such an operator
