@@ -758,7 +758,7 @@ type screenState struct {
 	stepEpoch []uint32
 	maskArena []uint64
 	stepUsed  []int32                // steps set this phase
-	stepMemo  map[stepKey]stepMemo   // screenTransform's, this phase
+	stepMemo  stepTable              // screenTransform's, this phase
 	calls     map[callKey]callResult // screenCall's, this phase
 	scans     map[string][]uint64    // screenScan's, this phase
 	// Scratch for a multiMatch group's values (screenValues) and for a
@@ -781,6 +781,58 @@ type stepKey struct {
 type stepMemo struct {
 	vals  []string
 	masks []uint64
+}
+
+// stepTable is screenTransform's memo for a phase: a small open-addressed
+// table (Rampart fork: a Go map keyed by the struct cost ~70 hashed look-ups
+// and inserts a request). A key's fn is never 0, so a zero key is an empty
+// slot; a full table answers "not there" (the step is made again).
+type stepTable struct {
+	keys [stepTableSize]stepKey
+	vals [stepTableSize]stepMemo
+	used []uint8 // slots filled this phase, for reset
+}
+
+const stepTableSize = 128
+
+func (t *stepTable) slot(k stepKey) uint {
+	h := uint64(uintptr(unsafe.Pointer(k.in)))>>3 ^ uint64(k.fn)*0x9e3779b97f4a7c15 ^ uint64(k.n)
+	return uint(h^h>>29) & (stepTableSize - 1)
+}
+
+func (t *stepTable) get(k stepKey) (stepMemo, bool) {
+	for i, n := t.slot(k), 0; n < stepTableSize; i, n = (i+1)&(stepTableSize-1), n+1 {
+		switch t.keys[i] {
+		case k:
+			return t.vals[i], true
+		case stepKey{}:
+			return stepMemo{}, false
+		}
+	}
+	return stepMemo{}, false
+}
+
+func (t *stepTable) put(k stepKey, v stepMemo) {
+	if len(t.used) >= stepTableSize*3/4 {
+		return
+	}
+	for i := t.slot(k); ; i = (i + 1) & (stepTableSize - 1) {
+		if t.keys[i] == k || t.keys[i] == (stepKey{}) {
+			if t.keys[i] != k {
+				t.used = append(t.used, uint8(i))
+			}
+			t.keys[i], t.vals[i] = k, v
+			return
+		}
+	}
+}
+
+// reset empties the table, letting go of the values it held.
+func (t *stepTable) reset() {
+	for _, i := range t.used {
+		t.keys[i], t.vals[i] = stepKey{}, stepMemo{}
+	}
+	t.used = t.used[:0]
 }
 
 // screenRaw is a variable's values and, lazily, the owners each value's
@@ -851,7 +903,7 @@ func (tx *Transaction) screenBegin() {
 	st.intArena = st.intArena[:0]
 	st.boolArena = st.boolArena[:0]
 	st.maskArena = st.maskArena[:0]
-	clear(st.stepMemo)
+	st.stepMemo.reset()
 	clear(st.calls)
 	clear(st.scans)
 }
@@ -1270,7 +1322,7 @@ func (tx *Transaction) screenTransform(g *screenGroup, v variables.RuleVariable,
 		var memo stepKey
 		if g.funcs[i] != 0 && len(vals) > 0 {
 			memo = stepKey{in: unsafe.SliceData(vals), n: len(vals), fn: g.funcs[i]}
-			if m, ok := st.stepMemo[memo]; ok {
+			if m, ok := st.stepMemo.get(memo); ok {
 				vals, masks = m.vals, m.masks
 				st.steps[k], st.stepMasks[k], st.stepEpoch[k] = vals, masks, st.epoch
 				st.stepUsed = append(st.stepUsed, int32(k))
@@ -1308,10 +1360,7 @@ func (tx *Transaction) screenTransform(g *screenGroup, v variables.RuleVariable,
 			vals, masks = next, nextMasks
 		}
 		if memo.fn != 0 {
-			if st.stepMemo == nil {
-				st.stepMemo = map[stepKey]stepMemo{}
-			}
-			st.stepMemo[memo] = stepMemo{vals: vals, masks: masks}
+			st.stepMemo.put(memo, stepMemo{vals: vals, masks: masks})
 		}
 		st.steps[k], st.stepMasks[k], st.stepEpoch[k] = vals, masks, st.epoch
 		st.stepUsed = append(st.stepUsed, int32(k))
