@@ -944,20 +944,26 @@ func (tx *Transaction) screenedOut(r *Rule) bool {
 		cands := st.cands[slot]
 		// The prefilter is a function of the value: a value asked about
 		// once (and answered no) need not be asked again. Values repeat
-		// (a JSON array's fields, a value seen raw and transformed).
+		// (a JSON array's fields, a value seen raw and transformed). A
+		// short list is searched (cheaper than hashing every value: most
+		// differ in length), a long one is hashed.
 		dedupe := len(cands) > 8
-		if dedupe {
+		hashed := len(cands) > 32
+		if hashed {
 			if st.asked == nil {
 				st.asked = map[string]struct{}{}
 			}
 			clear(st.asked)
 		}
-		for _, s := range cands {
-			if dedupe {
+		for i, s := range cands {
+			switch {
+			case hashed:
 				if _, ok := st.asked[s]; ok {
 					continue
 				}
 				st.asked[s] = struct{}{}
+			case dedupe && slices.Contains(cands[:i], s):
+				continue
 			}
 			if o.prefilter.MayMatch(s) {
 				st.hit[slot] = st.epoch
