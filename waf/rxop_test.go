@@ -159,6 +159,20 @@ func corpus(t testing.TB) []string {
 	return out
 }
 
+// corpusSample is the inputs, or 1,500 of them drawn with seed unless
+// -crs-full.
+func corpusSample(inputs []string, seed uint64) []string {
+	if *crsFull {
+		return inputs
+	}
+	rnd := rand.New(rand.NewPCG(seed, seed+1))
+	sample := make([]string, 1500)
+	for i := range sample {
+		sample[i] = inputs[rnd.IntN(len(inputs))]
+	}
+	return sample
+}
+
 // TestPrefilterSoundOnCRS is the prefilter's differential test: for every
 // @rx pattern of the CRS and every input of the corpus (a sample of it
 // unless -crs-full), plus strings generated from the pattern itself, a
@@ -170,14 +184,7 @@ func TestPrefilterSoundOnCRS(t *testing.T) {
 	if len(patterns) < 250 || len(inputs) < 5000 {
 		t.Fatalf("too few patterns (%d) or inputs (%d): the collection is broken", len(patterns), len(inputs))
 	}
-	sample := inputs
-	if !*crsFull {
-		rnd := rand.New(rand.NewPCG(3, 4))
-		sample = make([]string, 1500)
-		for i := range sample {
-			sample[i] = inputs[rnd.IntN(len(inputs))]
-		}
-	}
+	sample := corpusSample(inputs, 3)
 	var filtered, ruledOut, total, largest, binary int
 	for i, p := range patterns {
 		data := "(?sm)" + p
@@ -412,15 +419,7 @@ func TestMatchesWhole(t *testing.T) {
 // as the regexp does, and answers every ASCII input.
 func TestDFAOnCRS(t *testing.T) {
 	patterns := crsPatterns(t)
-	inputs := corpus(t)
-	sample := inputs
-	if !*crsFull {
-		rnd := rand.New(rand.NewPCG(5, 6))
-		sample = make([]string, 1500)
-		for i := range sample {
-			sample[i] = inputs[rnd.IntN(len(inputs))]
-		}
-	}
+	sample := corpusSample(corpus(t), 5)
 	var dfas, answered, matched, states, spent int
 	for i, p := range patterns {
 		data := "(?sm)" + p
