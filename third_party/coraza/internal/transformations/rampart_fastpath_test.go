@@ -14,7 +14,8 @@ import (
 // strings.Map form it shortcuts, on every byte (Rampart fork).
 func TestRemoveWhitespaceFastPath(t *testing.T) {
 	for c := 0; c < 256; c++ {
-		for _, s := range []string{string([]byte{byte(c)}), "ab" + string([]byte{byte(c)}) + "cd", "x\u00a0" + string([]byte{byte(c)})} {
+		b := string([]byte{byte(c)})
+		for _, s := range []string{b, "ab" + b + "cd", "x\u00a0" + b, b + " a\tb\r\n" + b + b, "\v\f" + b} {
 			changed := false
 			want := strings.Map(func(r rune) rune {
 				if unicode.IsSpace(r) {
