@@ -45,8 +45,8 @@ const (
 	// takes fresh chunks beyond it, which are not kept.
 	arenaKept = 8
 	// maxKeptMatchedRules bounds the MatchedRules list a pooled
-	// transaction keeps with record reuse; maxKeptTargetRemovals the rules
-	// whose ctl:ruleRemoveTarget* lists it keeps (empty).
+	// transaction keeps with record reuse; maxKeptTargetRemovals the
+	// ctl:ruleRemoveTarget* list it keeps (empty).
 	maxKeptMatchedRules   = 256
 	maxKeptTargetRemovals = 64
 )

@@ -268,7 +268,7 @@ func (tx *Transaction) runUsable(run *staticRun, viaSkip bool) bool {
 		return false // markers
 	}
 	for _, id := range run.ids {
-		if removals && tx.removesID(id) || tx.mayHaveRemovals(id) && len(tx.ruleRemoveTargetByID[id]) != 0 {
+		if removals && tx.removesID(id) || tx.hasTargetRemovals(id) {
 			return false
 		}
 	}

@@ -366,9 +366,10 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 		if rid == noID {
 			rid = r.ParentID_
 		}
-		var ecol []ruleTargetRemoval
-		if tx.mayHaveRemovals(rid) { // Rampart fork: no lookup while there is none
-			ecol = tx.ruleRemoveTargetByID[rid]
+		// Rampart fork: the removals are read only when rid may have some.
+		var ecol []idTargetRemoval
+		if tx.mayHaveRemovals(rid) {
+			ecol = tx.ruleRemoveTargetByID
 		}
 		for _, v := range r.variables {
 			if multiphaseEvaluation && multiphaseSkipVariable(r, v.Variable, phase) {
@@ -376,7 +377,7 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 			}
 			var values []types.MatchData
 			for _, c := range ecol {
-				if c.Variable == v.Variable {
+				if c.id == rid && c.Variable == v.Variable {
 					// TODO shall we check the pointer?
 					v.Exceptions = append(v.Exceptions, ruleVariableException{c.KeyStr, c.KeyRx})
 				}

@@ -545,7 +545,7 @@ const (
 // TestDirectMatchRandomRules). The matched value is returned as its
 // variable, key and value.
 func (tx *Transaction) fastEval(r *Rule) (outcome int, v variables.RuleVariable, key, value string) {
-	if tx.mayHaveRemovals(r.ID_) && len(tx.ruleRemoveTargetByID[r.ID_]) != 0 {
+	if tx.hasTargetRemovals(r.ID_) {
 		return fastUndecided, 0, "", ""
 	}
 	vals := tx.getFieldOnce(r.variables[0])

@@ -111,13 +111,15 @@ type Transaction struct {
 	// transaction. All other "target removers" like "ByTag" are an abstraction of "ById"
 	// For example, if you want to remove REQUEST_HEADERS:User-Agent from rule 85:
 	// {85: {variables.RequestHeaders, "user-agent"}}
-	// Rampart fork: the removed targets as ruleTargetRemoval (a third of
-	// a ruleVariableParams), the map reused with the pooled transaction.
-	ruleRemoveTargetByID map[int][]ruleTargetRemoval
-	// targetRemovals counts this transaction's RemoveRuleTargetByID calls:
-	// the map keeps emptied lists of earlier transactions (newTransaction),
-	// so its length does not say whether any rule has a removal (Rampart
-	// fork: no lookup per rule while there is none).
+	// Rampart fork: the removed targets, each with its rule id, in the
+	// order they were removed, in one list the pooled transaction reuses
+	// (a map by id cost a look-up and an insert per removal, and emptying
+	// each list at the next transaction: CRS rule 941010 removes
+	// REQUEST_FILENAME from ~30 rules on most requests). A rule reads its
+	// removals only when removalIDs says it may have some.
+	ruleRemoveTargetByID []idTargetRemoval
+	// targetRemovals counts this transaction's RemoveRuleTargetByID calls
+	// (Rampart fork).
 	targetRemovals int
 	// removalIDs has the bit removalBit(id) of every rule id given to
 	// RemoveRuleTargetByID (Rampart fork: a rule whose bit is not set
@@ -927,29 +929,49 @@ func (tx *Transaction) RemoveRuleTargetByID(id int, variable variables.RuleVaria
 	tx.targetRemovals++ // Rampart fork: see targetRemovals
 	b := removalBit(id)
 	tx.removalIDs[b>>6] |= 1 << (b & 63)
-	c := ruleTargetRemoval{
+	c := idTargetRemoval{id: id, ruleTargetRemoval: ruleTargetRemoval{
 		Variable: variable,
 		KeyStr:   key,
 		KeyRx:    keyRx,
-	}
+	}}
 
 	if multiphaseEvaluation && (variable == variables.Args || variable == variables.ArgsNames) {
 		// ARGS and ARGS_NAMES have to be splitted into _GET and _POST
 		switch variable {
 		case variables.Args:
 			c.Variable = variables.ArgsGet
-			tx.ruleRemoveTargetByID[id] = append(tx.ruleRemoveTargetByID[id], c)
+			tx.ruleRemoveTargetByID = append(tx.ruleRemoveTargetByID, c)
 			c.Variable = variables.ArgsPost
-			tx.ruleRemoveTargetByID[id] = append(tx.ruleRemoveTargetByID[id], c)
+			tx.ruleRemoveTargetByID = append(tx.ruleRemoveTargetByID, c)
 		case variables.ArgsNames:
 			c.Variable = variables.ArgsGetNames
-			tx.ruleRemoveTargetByID[id] = append(tx.ruleRemoveTargetByID[id], c)
+			tx.ruleRemoveTargetByID = append(tx.ruleRemoveTargetByID, c)
 			c.Variable = variables.ArgsPostNames
-			tx.ruleRemoveTargetByID[id] = append(tx.ruleRemoveTargetByID[id], c)
+			tx.ruleRemoveTargetByID = append(tx.ruleRemoveTargetByID, c)
 		}
 		return
 	}
-	tx.ruleRemoveTargetByID[id] = append(tx.ruleRemoveTargetByID[id], c)
+	tx.ruleRemoveTargetByID = append(tx.ruleRemoveTargetByID, c)
+}
+
+// idTargetRemoval is a target removed from rule id (Rampart fork).
+type idTargetRemoval struct {
+	id int
+	ruleTargetRemoval
+}
+
+// hasTargetRemovals reports whether RemoveRuleTargetByID was given id
+// (Rampart fork).
+func (tx *Transaction) hasTargetRemovals(id int) bool {
+	if !tx.mayHaveRemovals(id) {
+		return false
+	}
+	for i := range tx.ruleRemoveTargetByID {
+		if tx.ruleRemoveTargetByID[i].id == id {
+			return true
+		}
+	}
+	return false
 }
 
 // RemoveRuleByID Removes a rule from the transaction

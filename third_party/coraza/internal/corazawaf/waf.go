@@ -251,18 +251,14 @@ func (w *WAF) newTransaction(opts Options) *Transaction {
 	tx.ruleRemoveByIDRanges = nil
 	tx.targetRemovals = 0
 	tx.removalIDs = [4]uint64{}
-	if tx.ruleRemoveTargetByID == nil {
-		tx.ruleRemoveTargetByID = map[int][]ruleTargetRemoval{}
-	} else if len(tx.ruleRemoveTargetByID) <= maxKeptTargetRemovals {
-		// Rampart fork: each rule's list is emptied and kept for the
-		// next ctl:ruleRemoveTarget* (the CRS runs one on most requests);
-		// lists are only read by rule id and appended to, so an empty list
-		// reads as no entry.
-		for id, l := range tx.ruleRemoveTargetByID {
-			tx.ruleRemoveTargetByID[id] = l[:0]
-		}
-	} else {
+	// Rampart fork: the list is emptied and kept for the next
+	// ctl:ruleRemoveTarget* (the CRS runs one on most requests), unless a
+	// request made it large.
+	if cap(tx.ruleRemoveTargetByID) <= maxKeptTargetRemovals {
 		clear(tx.ruleRemoveTargetByID)
+		tx.ruleRemoveTargetByID = tx.ruleRemoveTargetByID[:0]
+	} else {
+		tx.ruleRemoveTargetByID = nil
 	}
 	tx.Skip = 0
 	tx.AllowType = 0
