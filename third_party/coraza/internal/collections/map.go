@@ -132,7 +132,7 @@ func (c *Map) Get(key string) []string {
 
 // FindRegex returns all map elements whose key matches the regular expression.
 func (c *Map) FindRegex(key *regexp.Regexp) []types.MatchData {
-	return c.FindRegexLiteral(key, "") // Rampart fork: one loop for both
+	return c.FindRegexLiteral(key, "", false) // Rampart fork: one loop for both
 }
 
 // FindString returns all map elements whose key matches the string.

@@ -12,16 +12,23 @@ import (
 )
 
 // FindRegexLiteral is FindRegex(key) for a key regexp every match of which
-// contains lit (Rampart fork): a key without lit is not given to the
-// regexp ("" tests every key). The CRS reads TX:/^header_name_920450_/
-// and TX:/multipart_headers_content_types_*/ on every request, each a
-// regexp run over every one of the ~100 TX keys.
-func (c *Map) FindRegexLiteral(key *regexp.Regexp, lit string) []types.MatchData {
+// contains lit, at its start when prefix (Rampart fork): a key without lit
+// is not given to the regexp ("" tests every key), and with key nil a key
+// beginning with lit matches. The CRS reads TX:/^header_name_920450_/ and
+// TX:/multipart_headers_content_types_*/ on every request, each a regexp
+// run over every one of the ~100 TX keys.
+func (c *Map) FindRegexLiteral(key *regexp.Regexp, lit string, prefix bool) []types.MatchData {
 	n := 0
 	// Collect matching data slices in a single pass to avoid evaluating the regex twice per key.
 	var matched [][]keyValue
 	for _, k := range c.order {
-		if strings.Contains(k, lit) && key.MatchString(k) {
+		has := false
+		if prefix {
+			has = strings.HasPrefix(k, lit)
+		} else {
+			has = strings.Contains(k, lit)
+		}
+		if has && (key == nil || key.MatchString(k)) {
 			data := c.data[k]
 			n += len(data)
 			matched = append(matched, data)

@@ -29,15 +29,25 @@ func TestFindRegexLiteral(t *testing.T) {
 		slices.Sort(l)
 		return l
 	}
-	for pat, lit := range map[string]string{
-		`^header_name_920450_`:              "header_name_920450_",
-		`multipart_headers_content_types_*`: "multipart_headers_content_types",
-		`nothing`:                           "nothing",
+	for _, tc := range []struct {
+		pat, lit      string
+		prefix, whole bool
+	}{
+		{`^header_name_920450_`, "header_name_920450_", true, true},
+		{`^header_name_920450_`, "header_name_920450_", true, false},
+		{`^header_name_920450_`, "header_name_920450_", false, false},
+		{`^header_name_920450_a`, "header_name_920450_", true, false},
+		{`multipart_headers_content_types_*`, "multipart_headers_content_types", false, false},
+		{`nothing`, "nothing", false, false},
 	} {
-		re := regexp.MustCompile(pat)
-		got, want := show(m.FindRegexLiteral(re, lit)), show(m.FindRegex(re))
+		re := regexp.MustCompile(tc.pat)
+		key := re
+		if tc.whole {
+			key = nil
+		}
+		got, want := show(m.FindRegexLiteral(key, tc.lit, tc.prefix)), show(m.FindRegex(re))
 		if !slices.Equal(got, want) {
-			t.Errorf("%q: FindRegexLiteral %v, FindRegex %v", pat, got, want)
+			t.Errorf("%+v: FindRegexLiteral %v, FindRegex %v", tc, got, want)
 		}
 	}
 }

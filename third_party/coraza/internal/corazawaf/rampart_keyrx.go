@@ -15,11 +15,30 @@ import (
 // part of a concatenation (the longest literal found is kept), a capture,
 // and a repetition of at least once.
 func requiredLiteral(re *regexp.Regexp) string {
+	lit, _, _ := keyRxLiteral(re)
+	return lit
+}
+
+// keyRxLiteral returns requiredLiteral(re) and what more is known of it:
+// prefix, every match begins the text with it (re is ^lit...); whole, a
+// key matches exactly when it begins with it (re is ^lit): then
+// Map.FindRegexLiteral needs no regexp (the CRS's
+// TX:/^header_name_920450_/, matched against every TX key for each
+// request).
+func keyRxLiteral(re *regexp.Regexp) (lit string, prefix, whole bool) {
 	t, err := syntax.Parse(re.String(), syntax.Perl)
 	if err != nil {
-		return ""
+		return "", false, false
 	}
-	return mustContain(t)
+	lit = mustContain(t)
+	if t.Op == syntax.OpConcat && len(t.Sub) >= 2 && t.Sub[0].Op == syntax.OpBeginText &&
+		t.Sub[1].Op == syntax.OpLiteral && t.Sub[1].Flags&syntax.FoldCase == 0 && len(t.Sub[1].Rune) > 0 {
+		first := string(t.Sub[1].Rune)
+		if len(first) >= len(lit) {
+			return first, true, len(t.Sub) == 2
+		}
+	}
+	return lit, false, false
 }
 
 func mustContain(t *syntax.Regexp) string {

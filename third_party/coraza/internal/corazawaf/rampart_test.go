@@ -319,14 +319,16 @@ func TestRequiredLiteral(t *testing.T) {
 		`^json\.\d+\.field$`:                ".field",
 		`pre(?:fix)?`:                       "pre",
 		`(?:qqq){0,2}r`:                     "r",
+		`^abc`:                              "abc",
+		`^abx+`:                             "ab",
 	} {
 		re := regexp.MustCompile(pat)
-		lit := requiredLiteral(re)
+		lit, prefix, whole := keyRxLiteral(re)
 		if lit != want {
 			t.Errorf("requiredLiteral(%q) = %q, want %q", pat, lit, want)
 		}
 		rng := rand.New(rand.NewSource(int64(len(pat))))
-		pieces := []string{"a", "b", "ab", "cd", "ef", "f", "gh", "xy", "z", "_", "header_name_920450_", "multipart_headers_content_types", "\"", "$version", "json.", "1", ".field", "pre", "fix", "ABC", "\n", "qqq", "r"}
+		pieces := []string{"a", "b", "ab", "cd", "ef", "f", "gh", "xy", "z", "_", "header_name_920450_", "multipart_headers_content_types", "\"", "$version", "json.", "1", ".field", "pre", "fix", "ABC", "\n", "qqq", "r", "abc", "x"}
 		for i := 0; i < 20000; i++ {
 			var b strings.Builder
 			for n := rng.Intn(5); n >= 0; n-- {
@@ -335,6 +337,12 @@ func TestRequiredLiteral(t *testing.T) {
 			k := b.String()
 			if re.MatchString(k) && !strings.Contains(k, lit) {
 				t.Fatalf("%q matches %q, which lacks %q", pat, k, lit)
+			}
+			if prefix && re.MatchString(k) && !strings.HasPrefix(k, lit) {
+				t.Fatalf("%q matches %q, which does not begin with %q", pat, k, lit)
+			}
+			if whole && re.MatchString(k) != strings.HasPrefix(k, lit) {
+				t.Fatalf("%q on %q: %v, but beginning with %q: %v", pat, k, re.MatchString(k), lit, strings.HasPrefix(k, lit))
 			}
 		}
 	}

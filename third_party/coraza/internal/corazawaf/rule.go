@@ -79,8 +79,11 @@ type ruleVariableParams struct {
 	// and its lower-case form, made once (Rampart fork).
 	matchedNames *[2]string
 	// keyRxLiteral is a string every key KeyRx matches contains, "" when
-	// none is known (requiredLiteral; Rampart fork).
-	keyRxLiteral string
+	// none is known; keyRxPrefix: every such key begins with it;
+	// keyRxWhole: and every key beginning with it matches (keyRxLiteral;
+	// Rampart fork).
+	keyRxLiteral            string
+	keyRxPrefix, keyRxWhole bool
 	// keyID is KeyStr's collections.KeyID for a TX variable by name, else
 	// 0 (Rampart fork: other collections are read by name once or twice a
 	// request, and a remembered lookup would not outlive the request).
@@ -747,7 +750,7 @@ func newRuleVariableParams(v variables.RuleVariable, key string, re *regexp.Rege
 		}
 	}
 	if re != nil {
-		p.keyRxLiteral = requiredLiteral(re)
+		p.keyRxLiteral, p.keyRxPrefix, p.keyRxWhole = keyRxLiteral(re)
 	}
 	return p
 }

@@ -812,9 +812,15 @@ func (tx *Transaction) GetField(rv ruleVariableParams) []types.MatchData {
 	switch {
 	case rv.KeyRx != nil:
 		if m, ok := col.(interface {
-			FindRegexLiteral(*regexp.Regexp, string) []types.MatchData
+			FindRegexLiteral(*regexp.Regexp, string, bool) []types.MatchData
 		}); ok && rv.keyRxLiteral != "" {
-			matches = m.FindRegexLiteral(rv.KeyRx, rv.keyRxLiteral) // Rampart fork
+			// Rampart fork: keys without the literal are not given to the
+			// regexp, nor any key when beginning with it says all.
+			re := rv.KeyRx
+			if rv.keyRxWhole {
+				re = nil
+			}
+			matches = m.FindRegexLiteral(re, rv.keyRxLiteral, rv.keyRxPrefix)
 		} else if m, ok := col.(collection.Keyed); ok {
 			matches = m.FindRegex(rv.KeyRx)
 		} else {
