@@ -199,6 +199,12 @@ func (rg *RuleGroup) Eval(phase types.RulePhase, tx *Transaction) bool {
 		}
 	}
 	nextRun := 0
+	// nextStart is runs[nextRun].start, or n when there is none (Rampart
+	// fork: not looked up for every rule).
+	nextStart := n
+	if len(runs) > 0 {
+		nextStart = runs[0].start
+	}
 	var recording *runRecording
 RulesLoop:
 	for k := 0; k < n; k++ {
@@ -217,12 +223,20 @@ RulesLoop:
 				tx.endRunRecording(recording)
 				recording = nil
 			}
-			for nextRun < len(runs) && runs[nextRun].start < k {
+			for nextStart < k {
 				nextRun++
+				nextStart = n
+				if nextRun < len(runs) {
+					nextStart = runs[nextRun].start
+				}
 			}
-			if recording == nil && nextRun < len(runs) && runs[nextRun].start == k {
+			if recording == nil && nextStart == k {
 				run := runs[nextRun]
 				nextRun++
+				nextStart = n
+				if nextRun < len(runs) {
+					nextStart = runs[nextRun].start
+				}
 				viaSkip := tx.SkipAfter != "" && rg.rules[order[k]].SecMark_ == tx.SkipAfter
 				var copied bool
 				if copied, recording = tx.enterRun(run, viaSkip); copied {
@@ -260,7 +274,7 @@ RulesLoop:
 
 		// we skip the rule in case it's in the excluded list
 		// (Rampart fork: no lookup in an empty map, the usual case.)
-		if len(tx.ruleRemoveByID) != 0 {
+		if tx.ruleRemoveByID != nil { // made by the first RemoveRuleByID
 			if _, skip := tx.ruleRemoveByID[r.ID_]; skip {
 				tx.DebugLogger().Debug().
 					Int("rule_id", r.ID_).
