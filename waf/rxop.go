@@ -64,6 +64,12 @@ type rx struct {
 	dfa *rxdfa.DFA
 }
 
+// dfaStates bounds the states of every @rx DFA in the process together
+// (each may hold rxdfa.DefaultBudget): compiled patterns are shared by
+// every engine through Coraza's process-wide memoizer, and a site's custom
+// rules add their own, so the bound is the process's too.
+var dfaStates = rxdfa.NewBudget(256 << 20)
+
 func newRx(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
 	// Coraza's default build (no coraza.rule.no_regex_multiline tag) adds
 	// dot-all and multi-line mode to every @rx.
@@ -83,7 +89,7 @@ func newRx(options plugintypes.OperatorOptions) (plugintypes.Operator, error) {
 				c.filter = f
 			}
 			c.whole = matchesWhole(parsed)
-			if d, err := rxdfa.New(parsed, rxdfa.Options{}); err == nil {
+			if d, err := rxdfa.New(parsed, rxdfa.Options{Shared: dfaStates}); err == nil {
 				c.dfa = d
 			}
 		}

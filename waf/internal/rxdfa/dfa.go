@@ -17,6 +17,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"regexp/syntax"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,44 @@ type Options struct {
 	// other states. Dropping them at most this often bounds what inputs
 	// made to need new states can cost.
 	ResetAfter time.Duration
+	// Shared, when set, is a budget every DFA given it draws its states
+	// from as well, bounding them all together (a process compiles a
+	// DFA per distinct pattern, custom rules' included).
+	Shared *Budget
+}
+
+// Budget is memory, in bytes, that DFAs share (Options.Shared); safe for
+// concurrent use.
+type Budget struct {
+	limit int64
+	used  atomic.Int64
+}
+
+// NewBudget returns a shared budget of limit bytes.
+func NewBudget(limit int64) *Budget { return &Budget{limit: limit} }
+
+// Used is the bytes the DFAs sharing b hold.
+func (b *Budget) Used() int64 { return b.used.Load() }
+
+// account is what one DFA holds of a shared budget; given back when the
+// DFA drops its states or is collected.
+type account struct {
+	shared *Budget
+	held   int64 // under the DFA's mu, or after it is unreachable
+}
+
+func (a *account) release() {
+	a.shared.used.Add(-a.held)
+	a.held = 0
+}
+
+// take reserves n bytes, false when they would exceed the limit.
+func (b *Budget) take(n int64) bool {
+	if b.used.Add(n) > b.limit {
+		b.used.Add(-n)
+		return false
+	}
+	return true
 }
 
 // DFA is the lazily built automaton of one expression; safe for concurrent
@@ -52,6 +91,7 @@ type DFA struct {
 	classByte []byte // a representative byte per class
 	start     atomic.Pointer[state]
 	opts      Options
+	acct      *account // what it holds of opts.Shared, nil without
 
 	mu     sync.Mutex // guards what follows, and the building of states
 	states map[string]*state
@@ -109,7 +149,13 @@ func New(re *syntax.Regexp, opts Options) (*DFA, error) {
 		states:   map[string]*state{},
 	}
 	d.buildClasses()
-	start := d.intern(d.startPCs(), flagStart)
+	if opts.Shared != nil {
+		d.acct = &account{shared: opts.Shared}
+		// A DFA whose pattern is no longer compiled (a custom rule
+		// changed) gives its states back to the shared budget.
+		runtime.AddCleanup(d, (*account).release, d.acct)
+	}
+	start := d.intern(d.startPCs(), flagStart, true)
 	if start == nil {
 		return nil, errors.New("rxdfa: the start state exceeds the budget")
 	}
@@ -373,12 +419,14 @@ func (d *DFA) transition(st *state, b byte) *state {
 		flags |= flagPrevW
 	}
 	slices.Sort(d.next)
-	return d.intern(slices.Compact(d.next), flags)
+	return d.intern(slices.Compact(d.next), flags, false)
 }
 
 // intern returns the state of pcs and flags, building it if it is new;
-// nil when it does not fit in the budget. d.mu held.
-func (d *DFA) intern(pcs []uint32, flags uint8) *state {
+// nil when it does not fit in the budget, unless start (the start state
+// is built whatever the shared budget holds, so that a DFA always has
+// one). d.mu held.
+func (d *DFA) intern(pcs []uint32, flags uint8, start bool) *state {
 	key := make([]byte, 1, 1+4*len(pcs))
 	key[0] = flags
 	for _, pc := range pcs {
@@ -389,7 +437,7 @@ func (d *DFA) intern(pcs []uint32, flags uint8) *state {
 	}
 	// The state's tables, its key twice (map and pcs), map overhead.
 	cost := len(d.classByte)*8 + 2*len(key) + 96
-	if d.spent+cost > d.opts.Budget {
+	if d.spent+cost > d.opts.Budget || !d.takeShared(cost, start) {
 		now := time.Now()
 		if d.fullAt.IsZero() {
 			d.fullAt = now
@@ -398,6 +446,9 @@ func (d *DFA) intern(pcs []uint32, flags uint8) *state {
 			return nil
 		}
 		d.reset()
+		if !d.takeShared(cost, start) {
+			return nil // the others hold the shared budget
+		}
 	}
 	d.spent += cost
 	st := &state{pcs: slices.Clone(pcs), flags: flags, next: make([]atomic.Pointer[state], len(d.classByte))}
@@ -405,16 +456,34 @@ func (d *DFA) intern(pcs []uint32, flags uint8) *state {
 	return st
 }
 
+// takeShared reserves cost bytes of the shared budget, if there is one,
+// even beyond its limit when force. d.mu held.
+func (d *DFA) takeShared(cost int, force bool) bool {
+	if d.acct == nil {
+		return true
+	}
+	if force {
+		d.acct.shared.used.Add(int64(cost))
+	} else if !d.acct.shared.take(int64(cost)) {
+		return false
+	}
+	d.acct.held += int64(cost)
+	return true
+}
+
 // reset drops every state and starts again. Searches under way keep the
 // states they hold (immutable but for their transitions, which may come to
 // lead into the new set); new searches begin at a new start state. d.mu
 // held.
 func (d *DFA) reset() {
+	if d.acct != nil {
+		d.acct.release()
+	}
 	d.states = map[string]*state{}
 	d.spent = 0
 	d.fullAt = time.Time{}
 	d.resets++
-	if start := d.intern(d.startPCs(), flagStart); start != nil {
+	if start := d.intern(d.startPCs(), flagStart, true); start != nil {
 		d.start.Store(start)
 	}
 }

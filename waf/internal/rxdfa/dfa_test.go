@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"regexp/syntax"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -241,5 +242,35 @@ func TestConcurrent(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// DFAs sharing a budget hold no more than it together: one that has
+// filled it leaves the others unanswered until it drops its states, and a
+// DFA no longer referenced gives its states back.
+func TestSharedBudget(t *testing.T) {
+	pattern := `a[ab]{6}c`
+	shared := NewBudget(6000)
+	re, a := mustDFA(t, pattern, Options{Budget: 1 << 20, ResetAfter: time.Hour, Shared: shared})
+	inputs := inputsABC(2000, 7)
+	for _, s := range inputs {
+		check(t, pattern, re, a, s)
+	}
+	if used := shared.Used(); used > 6000 || used < 5000 || !a.Full() {
+		t.Fatalf("after filling: %d bytes used of 6000, full %v", used, a.Full())
+	}
+	_, b := mustDFA(t, `x[yz]{6}w`, Options{Budget: 1 << 20, ResetAfter: time.Hour, Shared: shared})
+	if _, ok := b.Match("xyzyzyzw"); ok {
+		t.Fatal("a second DFA built states beyond the shared budget (beyond its start state)")
+	}
+	_, bytesA, _ := a.Stats()
+	a, b = nil, nil
+	deadline := time.Now().Add(10 * time.Second)
+	for shared.Used() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes still held after the DFAs (%d bytes) were dropped", shared.Used(), bytesA)
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
 	}
 }
