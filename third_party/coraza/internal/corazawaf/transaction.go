@@ -2050,6 +2050,11 @@ func (tx *Transaction) setTimeVariables() {
 
 // TransactionVariables has pointers to all the variables of the transaction
 type TransactionVariables struct {
+	// resets are the collections reset does, listed on its first call
+	// (Rampart fork: not a walk of every variable with a type assertion
+	// per collection at every transaction's end; the collections are made
+	// once, with the pooled transaction).
+	resets                       []resettable
 	args                         *collections.ConcatKeyed
 	argsCombinedSize             *collections.SizeCollection
 	argsGet                      *collections.NamedCollection
@@ -2877,10 +2882,15 @@ type resettable interface {
 }
 
 func (v *TransactionVariables) reset() {
-	v.All(func(_ variables.RuleVariable, col collection.Collection) bool {
-		if r, ok := col.(resettable); ok {
-			r.Reset()
-		}
-		return true
-	})
+	if v.resets == nil {
+		v.All(func(_ variables.RuleVariable, col collection.Collection) bool {
+			if r, ok := col.(resettable); ok {
+				v.resets = append(v.resets, r)
+			}
+			return true
+		})
+	}
+	for _, r := range v.resets {
+		r.Reset()
+	}
 }
