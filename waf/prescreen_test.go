@@ -255,7 +255,6 @@ func isDigits(s string) bool {
 	return err == nil
 }
 
-// diff describes how got differs from want, "" when it does not.
 // isSubsequence reports whether a is b with some elements left out.
 func isSubsequence(a, b []string) bool {
 	for _, s := range a {
@@ -268,6 +267,7 @@ func isSubsequence(a, b []string) bool {
 	return true
 }
 
+// diff describes how got differs from want, "" when it does not.
 func (got outcome) diff(want outcome) string {
 	var b strings.Builder
 	if fmt.Sprint(got.Result) != fmt.Sprint(want.Result) {

@@ -120,14 +120,11 @@ func run(ctx context.Context, edgeBin, include, outMode string, keep bool) error
 	if err := os.WriteFile(staticPath, static, 0o600); err != nil {
 		return err
 	}
-	httpAddr, err := freeAddr()
+	addrs, err := freeAddrs(2)
 	if err != nil {
 		return err
 	}
-	adminAddr, err := freeAddr()
-	if err != nil {
-		return err
-	}
+	httpAddr, adminAddr := addrs[0], addrs[1]
 	matchLog := filepath.Join(dir, "waf-match.log")
 	edgeLog, err := os.Create(filepath.Join(dir, "edge.log"))
 	if err != nil {
@@ -211,25 +208,21 @@ func run(ctx context.Context, edgeBin, include, outMode string, keep bool) error
 	return nil
 }
 
-// freeAddr is a loopback address on a port no other freeAddr returned (the
-// kernel readily hands a just-closed port out again).
-func freeAddr() (string, error) {
-	for range 100 {
+// freeAddrs returns n distinct free loopback addresses: every listener
+// stays open until all are found (as scripts/natslab's freePorts), since
+// the kernel readily hands a just-closed port out again.
+func freeAddrs(n int) ([]string, error) {
+	var addrs []string
+	for range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		addr := ln.Addr().String()
-		ln.Close()
-		if !handedOut[addr] {
-			handedOut[addr] = true
-			return addr, nil
-		}
+		defer ln.Close()
+		addrs = append(addrs, ln.Addr().String())
 	}
-	return "", errors.New("no loopback port not handed out before in 100 tries")
+	return addrs, nil
 }
-
-var handedOut = map[string]bool{}
 
 // waitHealthy polls the edge's health endpoint until it answers 200.
 func waitHealthy(ctx context.Context, url string) error {

@@ -204,10 +204,8 @@ func (d *DFA) buildClasses() {
 	}
 	// Refine: a byte's class is the list of sets it belongs to.
 	var class [128]int
-	n := 1
 	for m := range sets {
 		split := map[[2]int]int{}
-		n = 0
 		for b := range 128 {
 			in := 0
 			if m[b>>6]&(1<<(b&63)) != 0 {
@@ -216,9 +214,8 @@ func (d *DFA) buildClasses() {
 			k := [2]int{class[b], in}
 			c, ok := split[k]
 			if !ok {
-				c = n
+				c = len(split)
 				split[k] = c
-				n++
 			}
 			class[b] = c
 		}

@@ -22,7 +22,7 @@ func (c *Map) FindRegexLiteral(key *regexp.Regexp, lit string, prefix bool) []ty
 	// Collect matching data slices in a single pass to avoid evaluating the regex twice per key.
 	var matched [][]keyValue
 	for _, k := range c.order {
-		has := false
+		var has bool
 		if prefix {
 			has = strings.HasPrefix(k, lit)
 		} else {

@@ -8,23 +8,16 @@ import (
 	"regexp/syntax"
 )
 
-// requiredLiteral returns a string every match of re contains, "" when it
-// cannot tell (Rampart fork: Map.FindRegexLiteral tests keys for it before
-// running re). It reads the pattern as regexp.Compile does and follows
-// only what a match cannot do without: a literal (not case-folded), every
-// part of a concatenation (the longest literal found is kept), a capture,
-// and a repetition of at least once.
-func requiredLiteral(re *regexp.Regexp) string {
-	lit, _, _ := keyRxLiteral(re)
-	return lit
-}
-
-// keyRxLiteral returns requiredLiteral(re) and what more is known of it:
-// prefix, every match begins the text with it (re is ^lit...); whole, a
-// key matches exactly when it begins with it (re is ^lit): then
-// Map.FindRegexLiteral needs no regexp (the CRS's
+// keyRxLiteral returns lit, a string every match of re contains, "" when
+// it cannot tell (Rampart fork: Map.FindRegexLiteral tests keys for it
+// before running re), and what more is known of it: prefix, every match
+// begins the text with it (re is ^lit...); whole, a key matches exactly
+// when it begins with it (re is ^lit): then no regexp is needed (the CRS's
 // TX:/^header_name_920450_/, matched against every TX key for each
-// request).
+// request). It reads the pattern as regexp.Compile does and follows only
+// what a match cannot do without: a literal (not case-folded), every part
+// of a concatenation (the longest literal found is kept), a capture, and a
+// repetition of at least once.
 func keyRxLiteral(re *regexp.Regexp) (lit string, prefix, whole bool) {
 	t, err := syntax.Parse(re.String(), syntax.Perl)
 	if err != nil {

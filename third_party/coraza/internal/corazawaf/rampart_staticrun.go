@@ -260,7 +260,7 @@ func (tx *Transaction) runUsable(run *staticRun, viaSkip bool) bool {
 		return false
 	}
 	removals := len(tx.ruleRemoveByID) != 0 || len(tx.ruleRemoveByIDRanges) != 0
-	if !removals && (tx.targetRemovals == 0 || tx.removalIDs[0]&run.idBits[0] == 0 &&
+	if !removals && (len(tx.ruleRemoveTargetByID) == 0 || tx.removalIDs[0]&run.idBits[0] == 0 &&
 		tx.removalIDs[1]&run.idBits[1] == 0 && tx.removalIDs[2]&run.idBits[2] == 0 && tx.removalIDs[3]&run.idBits[3] == 0) {
 		return true // no id of the run has had a target removed
 	}
@@ -336,7 +336,7 @@ func (tx *Transaction) enterRun(run *staticRun, viaSkip bool) (bool, *runRecordi
 		audit:             tx.audit,
 		removeByID:        len(tx.ruleRemoveByID),
 		removeRanges:      len(tx.ruleRemoveByIDRanges),
-		targetRemovals:    tx.targetRemovals,
+		targetRemovals:    len(tx.ruleRemoveTargetByID),
 		ruleEngine:        tx.RuleEngine,
 		requestBodyAccess: tx.RequestBodyAccess,
 	}
@@ -360,7 +360,7 @@ func (tx *Transaction) endRunRecording(rec *runRecording) {
 	run := rec.run
 	if len(tx.matchedRules) != rec.matched || tx.variables.highestSeverity.Get() != rec.highestSeverity ||
 		tx.audit != rec.audit || len(tx.ruleRemoveByID) != rec.removeByID ||
-		len(tx.ruleRemoveByIDRanges) != rec.removeRanges || tx.targetRemovals != rec.targetRemovals ||
+		len(tx.ruleRemoveByIDRanges) != rec.removeRanges || len(tx.ruleRemoveTargetByID) != rec.targetRemovals ||
 		tx.RuleEngine != rec.ruleEngine || tx.RequestBodyAccess != rec.requestBodyAccess ||
 		tx.IsInterrupted() || tx.AllowType != corazatypes.AllowTypeUnset || tx.Skip != 0 || tx.Capture {
 		run.failures.Add(1)

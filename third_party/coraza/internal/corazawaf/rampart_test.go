@@ -303,7 +303,7 @@ func TestGetFieldOnceSameAsGetField(t *testing.T) {
 	}
 }
 
-// TestRequiredLiteral checks the literal requiredLiteral finds in key
+// TestRequiredLiteral checks the literal keyRxLiteral finds in key
 // regexps (the CRS's among them) and that every key a regexp matches
 // contains it, on keys built from the patterns' own pieces.
 func TestRequiredLiteral(t *testing.T) {
@@ -325,7 +325,7 @@ func TestRequiredLiteral(t *testing.T) {
 		re := regexp.MustCompile(pat)
 		lit, prefix, whole := keyRxLiteral(re)
 		if lit != want {
-			t.Errorf("requiredLiteral(%q) = %q, want %q", pat, lit, want)
+			t.Errorf("keyRxLiteral(%q) = %q, want %q", pat, lit, want)
 		}
 		rng := rand.New(rand.NewSource(int64(len(pat))))
 		pieces := []string{"a", "b", "ab", "cd", "ef", "f", "gh", "xy", "z", "_", "header_name_920450_", "multipart_headers_content_types", "\"", "$version", "json.", "1", ".field", "pre", "fix", "ABC", "\n", "qqq", "r", "abc", "x"}

@@ -795,13 +795,13 @@ type stepTable struct {
 
 const stepTableSize = 128
 
-func (t *stepTable) slot(k stepKey) uint {
+func stepSlot(k stepKey) uint {
 	h := uint64(uintptr(unsafe.Pointer(k.in)))>>3 ^ uint64(k.fn)*0x9e3779b97f4a7c15 ^ uint64(k.n)
 	return uint(h^h>>29) & (stepTableSize - 1)
 }
 
 func (t *stepTable) get(k stepKey) (stepMemo, bool) {
-	for i, n := t.slot(k), 0; n < stepTableSize; i, n = (i+1)&(stepTableSize-1), n+1 {
+	for i, n := stepSlot(k), 0; n < stepTableSize; i, n = (i+1)&(stepTableSize-1), n+1 {
 		switch t.keys[i] {
 		case k:
 			return t.vals[i], true
@@ -816,7 +816,7 @@ func (t *stepTable) put(k stepKey, v stepMemo) {
 	if len(t.used) >= stepTableSize*3/4 {
 		return
 	}
-	for i := t.slot(k); ; i = (i + 1) & (stepTableSize - 1) {
+	for i := stepSlot(k); ; i = (i + 1) & (stepTableSize - 1) {
 		if t.keys[i] == k || t.keys[i] == (stepKey{}) {
 			if t.keys[i] != k {
 				t.used = append(t.used, uint8(i))

@@ -109,18 +109,17 @@ type Transaction struct {
 
 	// ruleRemoveTargetByID is used by ctl to remove rule targets by id during the
 	// transaction. All other "target removers" like "ByTag" are an abstraction of "ById"
-	// For example, if you want to remove REQUEST_HEADERS:User-Agent from rule 85:
-	// {85: {variables.RequestHeaders, "user-agent"}}
+	// For example, removing REQUEST_HEADERS:User-Agent from rule 85 adds
+	// {85, {variables.RequestHeaders, "user-agent"}}.
 	// Rampart fork: the removed targets, each with its rule id, in the
 	// order they were removed, in one list the pooled transaction reuses
 	// (a map by id cost a look-up and an insert per removal, and emptying
 	// each list at the next transaction: CRS rule 941010 removes
 	// REQUEST_FILENAME from ~30 rules on most requests). A rule reads its
-	// removals only when removalIDs says it may have some.
+	// removals only when removalIDs says it may have some. The list only
+	// grows during a transaction, so its length also tells whether
+	// removals were made since some point (static runs).
 	ruleRemoveTargetByID []idTargetRemoval
-	// targetRemovals counts this transaction's RemoveRuleTargetByID calls
-	// (Rampart fork).
-	targetRemovals int
 	// removalIDs has the bit removalBit(id) of every rule id given to
 	// RemoveRuleTargetByID (Rampart fork: a rule whose bit is not set
 	// looks nothing up; one removal of ctl:ruleRemoveTargetByTag, as CRS
@@ -922,7 +921,7 @@ func removalBit(id int) uint32 { return uint32(id) * 2654435761 >> 24 }
 // given id (false: ruleRemoveTargetByID has nothing for it).
 func (tx *Transaction) mayHaveRemovals(id int) bool {
 	b := removalBit(id)
-	return tx.targetRemovals != 0 && tx.removalIDs[b>>6]&(1<<(b&63)) != 0
+	return len(tx.ruleRemoveTargetByID) != 0 && tx.removalIDs[b>>6]&(1<<(b&63)) != 0
 }
 
 // RemoveRuleTargetByID removes the VARIABLE:KEY from the rule ID.
@@ -932,7 +931,6 @@ func (tx *Transaction) mayHaveRemovals(id int) bool {
 // key for pattern-based matching (e.g. removing all ARGS matching
 // /^json\.\d+\.field$/ from a given rule).
 func (tx *Transaction) RemoveRuleTargetByID(id int, variable variables.RuleVariable, key string, keyRx *regexp.Regexp) {
-	tx.targetRemovals++ // Rampart fork: see targetRemovals
 	b := removalBit(id)
 	tx.removalIDs[b>>6] |= 1 << (b & 63)
 	c := idTargetRemoval{id: id, ruleTargetRemoval: ruleTargetRemoval{

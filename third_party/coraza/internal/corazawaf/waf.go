@@ -249,7 +249,6 @@ func (w *WAF) newTransaction(opts Options) *Transaction {
 	tx.lastPhase = 0
 	tx.ruleRemoveByID = nil
 	tx.ruleRemoveByIDRanges = nil
-	tx.targetRemovals = 0
 	tx.removalIDs = [4]uint64{}
 	// Rampart fork: the list is emptied and kept for the next
 	// ctl:ruleRemoveTarget* (the CRS runs one on most requests), unless a

@@ -123,11 +123,9 @@ func (o *pm) ScreenLiterals() ([][]string, bool) {
 }
 
 // LiteralMatch implements plugintypes.OperatorLiteralMatch (Rampart
-// fork): without capturing, Evaluate is the scan of the patterns.
-func (o *pm) LiteralMatch() bool {
-	_, ok := o.ScreenLiterals()
-	return ok && o.scan != nil
-}
+// fork): without capturing, Evaluate is the scan of the patterns, which
+// there is when no pattern is empty (then ScreenLiterals has them).
+func (o *pm) LiteralMatch() bool { return o.scan != nil }
 
 func pmEvaluate(matcher ahocorasick.AhoCorasick, tx plugintypes.TransactionState, value string) bool {
 	iter := matcher.Iter(value)
