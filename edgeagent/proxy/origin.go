@@ -259,7 +259,7 @@ func (c *originConn) exchange(req *http.Request, headerTimeout time.Duration) (*
 	if err := c.c.SetDeadline(time.Now().Add(headerTimeout)); err != nil {
 		return nil, err
 	}
-	if err := req.Write(c.bw); err != nil {
+	if err := writeRequest(c.bw, req); err != nil {
 		return nil, &writeError{fmt.Errorf("write request to origin: %w", err)}
 	}
 	if err := c.bw.Flush(); err != nil {
