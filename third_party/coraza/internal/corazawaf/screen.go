@@ -159,7 +159,9 @@ type screenGroup struct {
 	// that reaches the same step with the same slice.
 	funcs  []uintptr
 	vars   []variables.RuleVariable // every owner's, each once
-	always []int32                  // slots of the owners without literals
+	// always[i] are the slots of the rules without literals that read
+	// vars[i]: every value of vars[i] is their candidate.
+	always [][]int32
 	// anyTrigger is the union of triggers: a value with none of these
 	// classes goes through the chain unchanged (a step without an identity
 	// mask has every class, and every value has transformations.classAny).
@@ -329,9 +331,6 @@ func (rg *RuleGroup) EnablePrescreen() {
 						grp.vars = append(grp.vars, v.Variable)
 					}
 				}
-				if sr.owners == 0 {
-					grp.always = append(grp.always, slot)
-				}
 				for _, set := range m.sets {
 					p.ownerSlot = append(p.ownerSlot, slot)
 					lits = append(lits, set)
@@ -340,6 +339,14 @@ func (rg *RuleGroup) EnablePrescreen() {
 			}
 			grp.end = int32(p.slots)
 			grp.ownerEnd = int32(len(p.ownerSlot))
+			grp.always = make([][]int32, len(grp.vars))
+			for i, v := range grp.vars {
+				for slot := grp.first; slot < grp.end; slot++ {
+					if sr := &p.rules[slot]; sr.owners == 0 && sr.vars.has(v) {
+						grp.always[i] = append(grp.always[i], slot)
+					}
+				}
+			}
 			p.groups = append(p.groups, grp)
 		}
 		// Rules the raw values' search answers (answerFromScreen): their
@@ -982,8 +989,11 @@ func (tx *Transaction) screenGroup(g *screenGroup) {
 	st := tx.screen
 	p := st.plan
 	ph := p.phases[g.phase]
-	for _, v := range g.vars {
+	for vi, v := range g.vars {
 		raw := tx.screenRawValues(v)
+		if len(raw.values) == 0 {
+			continue // no value, no candidate
+		}
 		// A chain none of whose steps any value can trigger changes no
 		// value: what screenValues would find out value by value.
 		var vals screenValues
@@ -1001,7 +1011,7 @@ func (tx *Transaction) screenGroup(g *screenGroup) {
 			for _, r := range raw.withFound {
 				tx.screenOwners(g, ph, v, raw.values[r], tx.screenFound(ph, raw, int(r)))
 			}
-			for _, slot := range g.always {
+			for _, slot := range g.always[vi] {
 				tx.screenCandidates(slot, v, raw.values)
 			}
 			continue
@@ -1031,7 +1041,7 @@ func (tx *Transaction) screenGroup(g *screenGroup) {
 				break
 			}
 			tx.screenOwners(g, ph, v, s, found)
-			for _, slot := range g.always {
+			for _, slot := range g.always[vi] {
 				tx.screenCandidate(slot, v, s)
 			}
 		}
