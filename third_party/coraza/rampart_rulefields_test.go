@@ -20,10 +20,13 @@ import (
 // rev and severity (some of their macros reading other collections), and
 // rules that read what RULE holds after them: a rule without msg or
 // logdata copying the RULE fields into TX, a rule whose msg reads RULE
-// (not skipped), and a screened rule last in the phase.
+// (not skipped), a screened rule last in the phase, and a rule that
+// removes one of the screened rules (ctl:ruleRemoveById) for requests
+// with an argument "rm".
 const ruleFieldRules = `
 SecRuleEngine On
 SecAction "id:1,phase:2,pass,nolog,setvar:tx.a=1"
+SecRule ARGS "@streq rm" "id:2,phase:2,pass,nolog,ctl:ruleRemoveById=12"
 SecRule ARGS "@pm foo bar" "id:11,phase:2,pass,log,msg:'one %{tx.a}',logdata:'ld1 %{MATCHED_VAR}',severity:2,rev:'r1'"
 SecRule ARGS "@pm baz" "id:12,phase:2,pass,log,msg:'two',rev:'r2'"
 SecRule ARGS "@pm qux" "id:13,phase:2,pass,log,severity:4"
@@ -91,8 +94,13 @@ func TestScreenedRuleFields(t *testing.T) {
 			}
 		}
 		args = append(args, "plain")
-		if got, want := state(on, args), state(off, args); got != want {
-			t.Fatalf("args %v:\nprescreen on:\n%s\nprescreen off:\n%s", args, got, want)
+		for _, rm := range []bool{false, true} { // rm: rule 12 removed by rule 2's ctl
+			if rm {
+				args = append(args, "rm")
+			}
+			if got, want := state(on, args), state(off, args); got != want {
+				t.Fatalf("args %v:\nprescreen on:\n%s\nprescreen off:\n%s", args, got, want)
+			}
 		}
 	}
 	if s := state(on, []string{"plain"}); !strings.Contains(s, "RULE:id=22") || !strings.Contains(s, "TX:seen14=14|two||unknown|ld1 \n") || !strings.Contains(s, "TX:seen17=twentythree 1|ld23 |\n") {

@@ -359,6 +359,24 @@ RulesLoop:
 		if !tx.warnOn && r.quiet && tx.screenedOut(r) {
 			tx.skipScreened(r)
 			usedRules++
+			// The quiet rules right after it that the prescreen rules out
+			// too are skipped here, without the checks above: skipping
+			// changes none of what they test (no skip, allow, removal or
+			// recording is pending, and nothing was matched), up to the
+			// next static run.
+			if order != nil && recording == nil && tx.SkipAfter == "" && tx.Skip == 0 &&
+				tx.AllowType == corazatypes.AllowTypeUnset && tx.ruleRemoveByID == nil &&
+				len(tx.ruleRemoveByIDRanges) == 0 && !tx.IsInterrupted() {
+				for k+1 < n && k+1 != nextStart {
+					next := &rg.rules[order[k+1]]
+					if !next.quiet || !tx.screenedOut(next) {
+						break
+					}
+					tx.skipScreened(next)
+					usedRules++
+					k++
+				}
+			}
 			continue
 		}
 		// Rampart fork: a fastReject rule whose operator does not match is
