@@ -157,8 +157,8 @@ type screenGroup struct {
 	// transformations package's (transformations.Pure), else 0: the
 	// result of such a step on a slice of values is kept for any chain
 	// that reaches the same step with the same slice.
-	funcs  []uintptr
-	vars   []variables.RuleVariable // every owner's, each once
+	funcs []uintptr
+	vars  []variables.RuleVariable // every owner's, each once
 	// always[i] are the slots of the rules without literals that read
 	// vars[i]: every value of vars[i] is their candidate.
 	always [][]int32
