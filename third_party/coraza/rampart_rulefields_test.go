@@ -26,7 +26,7 @@ import (
 const ruleFieldRules = `
 SecRuleEngine On
 SecAction "id:1,phase:2,pass,nolog,setvar:tx.a=1"
-SecRule ARGS "@streq rm" "id:2,phase:2,pass,nolog,ctl:ruleRemoveById=12"
+SecRule ARGS "@streq rm" "id:3,phase:2,pass,nolog,ctl:ruleRemoveById=12"
 SecRule ARGS "@pm foo bar" "id:11,phase:2,pass,log,msg:'one %{tx.a}',logdata:'ld1 %{MATCHED_VAR}',severity:2,rev:'r1'"
 SecRule ARGS "@pm baz" "id:12,phase:2,pass,log,msg:'two',rev:'r2'"
 SecRule ARGS "@pm qux" "id:13,phase:2,pass,log,severity:4"
@@ -94,7 +94,7 @@ func TestScreenedRuleFields(t *testing.T) {
 			}
 		}
 		args = append(args, "plain")
-		for _, rm := range []bool{false, true} { // rm: rule 12 removed by rule 2's ctl
+		for _, rm := range []bool{false, true} { // rm: rule 12 removed by rule 3's ctl
 			if rm {
 				args = append(args, "rm")
 			}
