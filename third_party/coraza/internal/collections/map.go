@@ -28,19 +28,16 @@ type Map struct {
 	// KeySlots, lookupID). keysGen changes whenever a key is added.
 	gen     uint64
 	keysGen uint64
-	// spare holds emptied value lists Reset took from removed keys, for
-	// Add, AddLower and SetOne to give to new keys (Rampart fork:
-	// MATCHED_VARS is reset and given one value for every rule match, and
-	// the pooled transaction's TX is reset and given ~50 keys by setvar).
-	// No method hands a value list out, so nothing else can see one again.
-	spare [][]keyValue
-	// keys are the keys Add and AddLower made since the last Reset, when
-	// nkeys >= 0: then they are all the Map's keys, and Reset deletes them
-	// without walking the map (Rampart fork: MATCHED_VARS has one key
-	// when the engine resets it before a rule). Any other change of the
-	// keys sets nkeys to -1.
-	keys  [4]string
-	nkeys int8
+	// A new key's value list is cut from arena: one value, without room
+	// for a second (which moves the list), and Reset takes them all back
+	// at once (Rampart fork: MATCHED_VARS is reset and given one value for
+	// every rule match, and the pooled transaction's TX is reset and given
+	// ~50 keys by setvar). arena[:used] are handed out; no method hands a
+	// list out of the Map, so none is seen again after Reset. A Map that
+	// ran out (short) gets a larger arena at Reset, up to maxArena.
+	arena []keyValue
+	used  int
+	short bool
 	// ids remembers where the values of keys with a KeyID are, by id
 	// (Rampart fork: lookupID).
 	ids []idSlot
@@ -50,46 +47,34 @@ type Map struct {
 	order []string
 }
 
-// maxSpare bounds the lists a Map keeps for reuse, maxSpareCap their
-// capacity (a request with many values for one key leaves no large list
-// behind in the pooled transaction).
-const (
-	maxSpare    = 64
-	maxSpareCap = 8
-)
+// maxArena bounds a Map's arena (a request with many keys leaves no
+// large arena behind in the pooled transaction).
+const maxArena = 256
 
-// keepSpare keeps values, emptied, for reuse when there is room and it is
-// small.
-func (c *Map) keepSpare(values []keyValue) {
-	if len(c.spare) < maxSpare && cap(values) > 0 && cap(values) <= maxSpareCap {
-		clear(values)
-		c.spare = append(c.spare, values[:0])
+// newList returns a list holding v, from the arena while it lasts.
+func (c *Map) newList(v keyValue) []keyValue {
+	if c.used < len(c.arena) {
+		l := c.arena[c.used : c.used+1 : c.used+1]
+		c.used++
+		l[0] = v
+		return l
 	}
+	c.short = true
+	return []keyValue{v}
 }
 
-// appendValue appends v to key's values, to a spare list when key has
+// appendValue appends v to key's values, to a new list when key has
 // none (Rampart fork).
 func (c *Map) appendValue(key string, v keyValue) {
 	values, ok := c.data[key]
 	if ok {
 		c.gen++ // the append may move the list
-	} else {
-		c.keysGen++
-		c.order = append(c.order, key)
-		if n := len(c.spare); n > 0 {
-			values = c.spare[n-1]
-			c.spare = c.spare[:n-1]
-		}
-		switch {
-		case c.nkeys < 0:
-		case int(c.nkeys) < len(c.keys):
-			c.keys[c.nkeys] = key
-			c.nkeys++
-		default:
-			c.nkeys = -1
-		}
+		c.data[key] = append(values, v)
+		return
 	}
-	c.data[key] = append(values, v)
+	c.keysGen++
+	c.order = append(c.order, key)
+	c.data[key] = c.newList(v)
 }
 
 var _ collection.Map = &Map{}
@@ -205,7 +190,6 @@ func (c *Map) Add(key string, value string) {
 
 // Sets the value of a key with the array of strings passed. If the key already exists, it will be overwritten.
 func (c *Map) Set(key string, values []string) {
-	c.nkeys = -1
 	originalKey := key
 	if !c.isCaseSensitive {
 		key = lowerKey(key)
@@ -233,7 +217,6 @@ func (c *Map) Set(key string, values []string) {
 // SetOne is Set(key, []string{value}) without the slice (Rampart fork:
 // setvar).
 func (c *Map) SetOne(key string, value string) {
-	c.nkeys = -1
 	originalKey := key
 	dataSlice, key, exists := c.lookup(key)
 	oldLen := len(dataSlice)
@@ -245,7 +228,7 @@ func (c *Map) SetOne(key string, value string) {
 		return
 	}
 	if !exists {
-		// Rampart fork: a new key takes a spare list when there is one
+		// Rampart fork: a new key's list comes from the arena
 		// (setvar creates the CRS's ~50 TX variables per request).
 		c.addOne(key, originalKey, value)
 		return
@@ -263,7 +246,6 @@ func (c *Map) SetOne(key string, value string) {
 
 // SetIndex sets the value of a key at the specified index. If the key already exists, it will be overwritten.
 func (c *Map) SetIndex(key string, index int, value string) {
-	c.nkeys = -1
 	originalKey := key
 	if !c.isCaseSensitive {
 		key = lowerKey(key)
@@ -279,7 +261,7 @@ func (c *Map) SetIndex(key string, index int, value string) {
 			c.keysGen++
 			c.order = append(c.order, key)
 		}
-		c.data[key] = []keyValue{av}
+		c.data[key] = c.newList(av)
 		c.totalValues++
 	case len(values) <= index:
 		c.gen++
@@ -369,7 +351,6 @@ func (s *KeySlots) SetFirst(c *Map, i int, key string, value string) {
 // Remove removes a key/value from the map.
 func (c *Map) Remove(key string) {
 	c.gen++
-	c.nkeys = -1
 	if !c.isCaseSensitive {
 		key = lowerKey(key)
 	}
@@ -393,24 +374,15 @@ func (c *Map) Reset() {
 	c.gen++
 	clear(c.order)
 	c.order = c.order[:0]
-	if c.nkeys >= 0 && len(c.data) == int(c.nkeys) {
-		for _, k := range c.keys[:c.nkeys] {
-			c.keepSpare(c.data[k])
-			delete(c.data, k)
-		}
-		c.keys = [len(c.keys)]string{}
-		c.nkeys = 0
-		c.totalValues = 0
-		return
-	}
-	c.nkeys = 0
-	for _, values := range c.data {
-		if len(c.spare) == maxSpare {
-			break
-		}
-		c.keepSpare(values)
-	}
 	clear(c.data)
+	clear(c.arena[:c.used]) // the values may be collected
+	c.used = 0
+	if c.short {
+		c.short = false
+		if n := max(4, 2*len(c.arena)); n <= maxArena {
+			c.arena = make([]keyValue, n)
+		}
+	}
 	c.totalValues = 0
 }
 

@@ -102,7 +102,6 @@ func (c *Map) SetOneID(id int32, key string, value string) {
 	switch values, ok := c.lookupID(id, key); {
 	case len(values) == 1:
 		values[0] = keyValue{key: key, value: value} // in place, as SetOne
-		c.nkeys = -1
 	case !ok:
 		c.addOne(key, key, value) // as SetOne, without looking key up again
 	default:
@@ -113,18 +112,9 @@ func (c *Map) SetOneID(id int32, key string, value string) {
 // addOne adds key, the key to file it under and not in c, with its one
 // value (originalKey as given): SetOne for a new key.
 func (c *Map) addOne(key, originalKey, value string) {
-	c.nkeys = -1
 	c.keysGen++
 	c.order = append(c.order, key)
-	var list []keyValue
-	if n := len(c.spare); n > 0 {
-		list = c.spare[n-1][:1]
-		c.spare = c.spare[:n-1]
-	} else {
-		list = make([]keyValue, 1)
-	}
-	list[0] = keyValue{key: originalKey, value: value}
-	c.data[key] = list
+	c.data[key] = c.newList(keyValue{key: originalKey, value: value})
 	c.totalValues++
 }
 
