@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -21,7 +22,18 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// defaultGCPercent is the garbage collector's target when GOGC is not set.
+// The edge's live heap is mostly its compiled WAF rules (~65 MiB with the
+// CRS), which do not change between requests: at Go's default of 100 every
+// 65 MiB of request garbage costs a full mark of the rules. At 200 the
+// collector runs half as often, for ~65 MiB more memory; measured on the
+// bench's WAF GET, ~4% more requests per second (docs/bench.md).
+const defaultGCPercent = 200
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	if len(os.Args) > 1 && os.Args[1] == "origin-snippet" {
 		if err := originSnippet(os.Args[2:], os.Stdout); err != nil {
