@@ -9,6 +9,11 @@ import (
 	"unsafe"
 )
 
+// LowerKey is strings.ToLower(key), without a copy for a key that is lower
+// case already (Rampart fork: the transaction lower-cases each header name
+// once, for its own tests and for Map.AddLower).
+func LowerKey(key string) string { return lowerKey(key) }
+
 // lowerKey is strings.ToLower(key) (Rampart fork). The keys a Map is asked
 // for are nearly always lower-case ASCII already (the CRS's TX variable
 // names, read ~200 times per request), for which strings.ToLower returns

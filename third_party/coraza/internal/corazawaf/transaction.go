@@ -464,8 +464,8 @@ func (tx *Transaction) AddRequestHeader(key string, value string) {
 	if key == "" {
 		return
 	}
-	keyl := strings.ToLower(key)
-	tx.variables.requestHeaders.Add(key, value)
+	keyl := collections.LowerKey(key)
+	tx.variables.requestHeaders.AddLower(key, keyl, value) // Rampart fork: lower-cased once
 
 	switch keyl {
 	case "content-type":
@@ -521,8 +521,8 @@ func (tx *Transaction) AddResponseHeader(key string, value string) {
 	if key == "" {
 		return
 	}
-	keyl := strings.ToLower(key)
-	tx.variables.responseHeaders.Add(key, value)
+	keyl := collections.LowerKey(key)
+	tx.variables.responseHeaders.AddLower(key, keyl, value) // Rampart fork: lower-cased once
 
 	// Most headers can be managed like that
 	if keyl == "content-type" {
