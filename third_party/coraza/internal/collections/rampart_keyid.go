@@ -109,6 +109,11 @@ func (c *Map) SetOneID(id int32, key string, value string) {
 	}
 }
 
+// AddOneID is SetOneID(id, key, value) for a key c does not have.
+func (c *Map) AddOneID(id int32, key string, value string) {
+	c.addOne(key, key, value)
+}
+
 // addOne adds key, the key to file it under and not in c, with its one
 // value (originalKey as given): SetOne for a new key.
 func (c *Map) addOne(key, originalKey, value string) {

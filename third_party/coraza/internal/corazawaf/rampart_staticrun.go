@@ -280,7 +280,7 @@ func (tx *Transaction) runUsable(run *staticRun, viaSkip bool) bool {
 // since: the capture variables' values may have changed in place), a key
 // that is not a capture variable is absent (the CRS's initialisation).
 func (tx *Transaction) runKeyStates(run *staticRun, dst []keyState) []keyState {
-	if g, kg := tx.variables.tx.Gens(); g == tx.txGen && kg == tx.txKeysGen && !run.captures {
+	if tx.txPristine(run) {
 		for range run.keys {
 			dst = append(dst, keyState{})
 		}
@@ -295,6 +295,13 @@ func (tx *Transaction) runKeyStates(run *staticRun, dst []keyState) []keyState {
 		dst = append(dst, s)
 	}
 	return dst
+}
+
+// txPristine reports whether TX holds only what a new transaction puts
+// there and run names no capture variable: then run's keys are absent.
+func (tx *Transaction) txPristine(run *staticRun) bool {
+	g, kg := tx.variables.tx.Gens()
+	return g == tx.txGen && kg == tx.txKeysGen && !run.captures
 }
 
 // enterRun is called with the loop at run.start, viaSkip when a
@@ -436,11 +443,17 @@ func (tx *Transaction) applyRun(run *staticRun, s *runSnap) {
 		mv.Reset()
 	}
 	tx.deferredMV = false
+	// In a pristine TX (the CRS's initialisation) the keys are absent:
+	// added without looking them up.
+	pristine := tx.txPristine(run)
 	for _, i := range s.changed {
 		k, e := run.keys[i], s.exit[i]
-		if e.n == 0 {
+		switch {
+		case e.n == 0:
 			tx.variables.tx.Remove(k.key)
-		} else {
+		case pristine:
+			tx.variables.tx.AddOneID(k.id, k.key, e.value)
+		default:
 			tx.variables.tx.SetOneID(k.id, k.key, e.value)
 		}
 	}
