@@ -109,8 +109,9 @@ func (c *Map) SetOneID(id int32, key string, value string) {
 	}
 }
 
-// AddOneID is SetOneID(id, key, value) for a key c does not have.
-func (c *Map) AddOneID(id int32, key string, value string) {
+// AddNew is SetOne(key, value) for key, lower case, that c does not
+// have: no look-up (Rampart fork: a static run's copy in a pristine TX).
+func (c *Map) AddNew(key string, value string) {
 	c.addOne(key, key, value)
 }
 

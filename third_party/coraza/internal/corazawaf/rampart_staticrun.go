@@ -452,7 +452,7 @@ func (tx *Transaction) applyRun(run *staticRun, s *runSnap) {
 		case e.n == 0:
 			tx.variables.tx.Remove(k.key)
 		case pristine:
-			tx.variables.tx.AddOneID(k.id, k.key, e.value)
+			tx.variables.tx.AddNew(k.key, e.value)
 		default:
 			tx.variables.tx.SetOneID(k.id, k.key, e.value)
 		}
