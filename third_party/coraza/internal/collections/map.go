@@ -41,6 +41,9 @@ type Map struct {
 	// ids remembers where the values of keys with a KeyID are, by id
 	// (Rampart fork: lookupID).
 	ids []idSlot
+	// writes counts every change of the Map, values replaced in place
+	// included (Rampart fork: Writes).
+	writes uint64
 	// order holds data's keys, each once, in the order they were added
 	// (Rampart fork: FindRegexLiteral walks it rather than the map; the
 	// CRS matches a key regexp against every TX variable twice a request).
@@ -66,6 +69,7 @@ func (c *Map) newList(v keyValue) []keyValue {
 // appendValue appends v to key's values, to a new list when key has
 // none (Rampart fork).
 func (c *Map) appendValue(key string, v keyValue) {
+	c.writes++
 	values, ok := c.data[key]
 	if ok {
 		c.gen++ // the append may move the list
@@ -190,6 +194,7 @@ func (c *Map) Add(key string, value string) {
 
 // Sets the value of a key with the array of strings passed. If the key already exists, it will be overwritten.
 func (c *Map) Set(key string, values []string) {
+	c.writes++
 	originalKey := key
 	if !c.isCaseSensitive {
 		key = lowerKey(key)
@@ -217,6 +222,7 @@ func (c *Map) Set(key string, values []string) {
 // SetOne is Set(key, []string{value}) without the slice (Rampart fork:
 // setvar).
 func (c *Map) SetOne(key string, value string) {
+	c.writes++
 	originalKey := key
 	dataSlice, key, exists := c.lookup(key)
 	oldLen := len(dataSlice)
@@ -246,6 +252,7 @@ func (c *Map) SetOne(key string, value string) {
 
 // SetIndex sets the value of a key at the specified index. If the key already exists, it will be overwritten.
 func (c *Map) SetIndex(key string, index int, value string) {
+	c.writes++
 	originalKey := key
 	if !c.isCaseSensitive {
 		key = lowerKey(key)
@@ -313,6 +320,7 @@ func (c *Map) AddLower(key, lowerKey, value string) {
 // case: one map lookup when the key has a value (Rampart fork; the engine
 // sets the RULE collection's fixed keys for every rule it evaluates).
 func (c *Map) SetFirstLower(key string, value string) {
+	c.writes++
 	if values := c.data[key]; len(values) > 0 {
 		values[0] = keyValue{key: key, value: value}
 		return
@@ -336,6 +344,7 @@ func (s *KeySlots) SetFirst(c *Map, i int, key string, value string) {
 	if s.m == c && s.gen == c.gen {
 		if p := s.kv[i]; p != nil {
 			*p = keyValue{key: key, value: value}
+			c.writes++
 			return
 		}
 	}
@@ -350,6 +359,7 @@ func (s *KeySlots) SetFirst(c *Map, i int, key string, value string) {
 
 // Remove removes a key/value from the map.
 func (c *Map) Remove(key string) {
+	c.writes++
 	c.gen++
 	if !c.isCaseSensitive {
 		key = lowerKey(key)
@@ -371,6 +381,7 @@ func (c *Map) Name() string {
 
 // Reset removes all key/value pairs from the map.
 func (c *Map) Reset() {
+	c.writes++
 	c.gen++
 	clear(c.order)
 	c.order = c.order[:0]

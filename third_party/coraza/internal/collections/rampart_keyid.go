@@ -99,6 +99,7 @@ func (c *Map) GetFirstID(id int32, key string) (string, bool) {
 
 // SetOneID is SetOne(key, value) for key, lower case, whose KeyID is id.
 func (c *Map) SetOneID(id int32, key string, value string) {
+	c.writes++
 	switch values, ok := c.lookupID(id, key); {
 	case len(values) == 1:
 		values[0] = keyValue{key: key, value: value} // in place, as SetOne
@@ -118,11 +119,16 @@ func (c *Map) AddNew(key string, value string) {
 // addOne adds key, the key to file it under and not in c, with its one
 // value (originalKey as given): SetOne for a new key.
 func (c *Map) addOne(key, originalKey, value string) {
+	c.writes++
 	c.keysGen++
 	c.order = append(c.order, key)
 	c.data[key] = c.newList(keyValue{key: originalKey, value: value})
 	c.totalValues++
 }
+
+// Writes counts the Map's changes: an equal count means nothing in it
+// changed in between, not even a value replaced in place (Rampart fork).
+func (c *Map) Writes() uint64 { return c.writes }
 
 // Gens returns gen and keysGen: equal results mean no key was added and
 // no value list replaced or removed in between (Rampart fork).

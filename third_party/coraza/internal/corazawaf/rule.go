@@ -219,6 +219,13 @@ type Rule struct {
 	// when it does not match (Transaction.fastEval; set by EnablePrescreen,
 	// Rampart fork).
 	fastReject bool
+	// gate: 1 + the number of r's condition among the fastReject rules
+	// that compare a TX variable by name with an argument reading only TX
+	// (0: none); rules with the same variable, operator and argument share
+	// it, and a transaction keeps its outcome while TX is unchanged
+	// (Transaction.gates; Rampart fork: the CRS's paranoia-level gates,
+	// ~40 a request, test a handful of conditions).
+	gate int32
 	// directMatch: a fastReject rule without chain, msg or logdata, whose
 	// match RuleGroup.Eval applies itself (Transaction.matchDirect; set by
 	// EnablePrescreen, Rampart fork).

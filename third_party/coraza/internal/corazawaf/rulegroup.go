@@ -32,6 +32,8 @@ type RuleGroup struct {
 	// runs are each phase's static runs, nil when not built
 	// (rampart_staticrun.go; Rampart fork).
 	runs *[types.PhaseLogging + 1][]*staticRun
+	// gates is how many gate conditions the rules have (Rule.gate).
+	gates int
 }
 
 // Add a rule to the collection

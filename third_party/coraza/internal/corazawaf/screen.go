@@ -50,6 +50,7 @@ package corazawaf
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math/bits"
 	"reflect"
 	"slices"
@@ -420,6 +421,7 @@ func (rg *RuleGroup) EnablePrescreen() {
 		}
 		rg.rules[i].unrecorded = quietChain(&rg.rules[i])
 	}
+	rg.buildGates()
 	rg.buildRuns()
 }
 
@@ -515,6 +517,43 @@ func (tx *Transaction) skipScreened(r *Rule) {
 	}
 }
 
+// buildGates numbers the conditions of the fastReject rules that read a
+// TX variable by name (Rule.gate).
+func (rg *RuleGroup) buildGates() {
+	conds := map[string]int32{}
+	for i := range rg.rules {
+		r := &rg.rules[i]
+		r.gate = 0
+		if !r.fastReject || r.variables[0].Variable != variables.TX {
+			continue
+		}
+		if _, onlyTX := argumentTXKeys(r.operator.Data); !onlyTX {
+			continue
+		}
+		v := &r.variables[0]
+		k := fmt.Sprintf("%v\x00%s\x00%s\x00%s\x00%v", v.Count, strings.ToLower(v.KeyStr), r.operator.Function,
+			r.operator.Data, r.operator.Negation)
+		n, ok := conds[k]
+		if !ok {
+			n = int32(len(conds)) + 1
+			conds[k] = n
+		}
+		r.gate = n
+	}
+	rg.gates = len(conds)
+}
+
+// gateEntry is a transaction's outcome of a gate condition (fastEval).
+type gateEntry struct {
+	// at is 1 + the TX Map's Writes() when the outcome was found: valid
+	// while they are equal (the count only grows, across transactions
+	// too: the pooled transaction keeps its Map).
+	at       uint64
+	outcome  int
+	v        variables.RuleVariable
+	key, val string
+}
+
 // fastRejectable reports whether r's operator can be evaluated ahead of
 // r: one target without key regexp or exceptions (a TX variable by name,
 // or any other collection: by name, whole, or counted, as 922100's
@@ -555,6 +594,25 @@ func (tx *Transaction) fastEval(r *Rule) (outcome int, v variables.RuleVariable,
 	if tx.hasTargetRemovals(r.ID_) {
 		return fastUndecided, 0, "", ""
 	}
+	var g *gateEntry
+	if r.gate != 0 {
+		if n := tx.WAF.Rules.gates; len(tx.gates) != n {
+			tx.gates = make([]gateEntry, n)
+		}
+		g = &tx.gates[r.gate-1]
+		if g.at == tx.variables.tx.Writes()+1 {
+			return g.outcome, g.v, g.key, g.val
+		}
+	}
+	outcome, v, key, value = tx.fastEvalOnce(r)
+	if g != nil {
+		*g = gateEntry{at: tx.variables.tx.Writes() + 1, outcome: outcome, v: v, key: key, val: value}
+	}
+	return outcome, v, key, value
+}
+
+// fastEvalOnce is fastEval without the gate's outcome.
+func (tx *Transaction) fastEvalOnce(r *Rule) (outcome int, v variables.RuleVariable, key, value string) {
 	vals := tx.getFieldOnce(r.variables[0])
 	switch {
 	case len(vals) == 0:

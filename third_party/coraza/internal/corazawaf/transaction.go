@@ -205,6 +205,9 @@ type Transaction struct {
 	// (Rampart fork).
 	fieldScratch corazarules.MatchData
 	fieldList    [1]types.MatchData
+	// gates are the outcomes of the rule group's gate conditions
+	// (Rule.gate, fastEval; Rampart fork).
+	gates []gateEntry
 }
 
 func (tx *Transaction) ID() string {
