@@ -90,3 +90,37 @@ func TestGateOutcomes(t *testing.T) {
 		t.Fatal("no request changed a comparison's outcome: " + fmt.Sprint(matched(off, url.Values{"a": {"x"}, "b": {"y"}})))
 	}
 }
+
+// TestGateOutcomeAfterRunCopy: a comparison made before a static run adds
+// its variable to a pristine TX (the copy of the run's recording, from the
+// second transaction on: Map.AddNew; the SecActions are unrecorded, as
+// the engine runs the CRS) is made again after it.
+func TestGateOutcomeAfterRunCopy(t *testing.T) {
+	const rules = `
+SecRuleEngine On
+SecRule &TX:level "@eq 0" "id:1,phase:1,pass,log"
+SecAction "id:2,phase:1,pass,nolog,setvar:tx.level=1"
+SecAction "id:3,phase:1,pass,nolog,setvar:tx.a=1"
+SecAction "id:4,phase:1,pass,nolog,setvar:tx.b=1"
+SecAction "id:5,phase:1,pass,nolog,setvar:tx.c=1"
+SecRule ARGS:x "@streq never" "id:6,phase:1,pass,log"
+SecRule &TX:level "@eq 0" "id:7,phase:1,pass,log"
+`
+	w, err := coraza.NewWAF(coraza.NewWAFConfig().WithDirectives(rules).WithPrescreen(true).WithQuietMatchesUnrecorded(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 { // the first records the run, the others copy it
+		tx := w.NewTransaction()
+		tx.ProcessURI("/?x=1", "GET", "HTTP/1.1")
+		tx.ProcessRequestHeaders()
+		var ids []int
+		for _, mr := range tx.MatchedRules() {
+			ids = append(ids, mr.Rule().ID())
+		}
+		tx.Close()
+		if !slices.Contains(ids, 1) || slices.Contains(ids, 7) {
+			t.Fatalf("transaction %d matched %v: want rule 1 and not 7, which must see TX:level set by the run", i, ids)
+		}
+	}
+}

@@ -320,8 +320,8 @@ func (c *Map) AddLower(key, lowerKey, value string) {
 // case: one map lookup when the key has a value (Rampart fork; the engine
 // sets the RULE collection's fixed keys for every rule it evaluates).
 func (c *Map) SetFirstLower(key string, value string) {
-	c.writes++
 	if values := c.data[key]; len(values) > 0 {
+		c.writes++
 		values[0] = keyValue{key: key, value: value}
 		return
 	}

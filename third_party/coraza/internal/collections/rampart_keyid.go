@@ -113,13 +113,14 @@ func (c *Map) SetOneID(id int32, key string, value string) {
 // AddNew is SetOne(key, value) for key, lower case, that c does not
 // have: no look-up (Rampart fork: a static run's copy in a pristine TX).
 func (c *Map) AddNew(key string, value string) {
+	c.writes++
 	c.addOne(key, key, value)
 }
 
 // addOne adds key, the key to file it under and not in c, with its one
-// value (originalKey as given): SetOne for a new key.
+// value (originalKey as given): SetOne for a new key. The caller counts
+// the write.
 func (c *Map) addOne(key, originalKey, value string) {
-	c.writes++
 	c.keysGen++
 	c.order = append(c.order, key)
 	c.data[key] = c.newList(keyValue{key: originalKey, value: value})

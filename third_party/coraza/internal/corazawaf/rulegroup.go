@@ -203,10 +203,7 @@ func (rg *RuleGroup) Eval(phase types.RulePhase, tx *Transaction) bool {
 	nextRun := 0
 	// nextStart is runs[nextRun].start, or n when there is none (Rampart
 	// fork: not looked up for every rule).
-	nextStart := n
-	if len(runs) > 0 {
-		nextStart = runs[0].start
-	}
+	nextStart := runStart(runs, 0, n)
 	var recording *runRecording
 RulesLoop:
 	for k := 0; k < n; k++ {
@@ -227,18 +224,12 @@ RulesLoop:
 			}
 			for nextStart < k {
 				nextRun++
-				nextStart = n
-				if nextRun < len(runs) {
-					nextStart = runs[nextRun].start
-				}
+				nextStart = runStart(runs, nextRun, n)
 			}
 			if recording == nil && nextStart == k {
 				run := runs[nextRun]
 				nextRun++
-				nextStart = n
-				if nextRun < len(runs) {
-					nextStart = runs[nextRun].start
-				}
+				nextStart = runStart(runs, nextRun, n)
 				viaSkip := tx.SkipAfter != "" && rg.rules[order[k]].SecMark_ == tx.SkipAfter
 				var copied bool
 				if copied, recording = tx.enterRun(run, viaSkip); copied {
@@ -520,4 +511,12 @@ func (rg *RuleGroup) phaseOrder(phase types.RulePhase) []int32 {
 		return nil
 	}
 	return rg.phaseRules[phase]
+}
+
+// runStart is runs[i].start, or n past the last run (Rampart fork).
+func runStart(runs []*staticRun, i, n int) int {
+	if i < len(runs) {
+		return runs[i].start
+	}
+	return n
 }

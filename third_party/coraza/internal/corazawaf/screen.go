@@ -50,7 +50,6 @@ package corazawaf
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math/bits"
 	"reflect"
 	"slices"
@@ -520,7 +519,12 @@ func (tx *Transaction) skipScreened(r *Rule) {
 // buildGates numbers the conditions of the fastReject rules that read a
 // TX variable by name (Rule.gate).
 func (rg *RuleGroup) buildGates() {
-	conds := map[string]int32{}
+	type cond struct {
+		count        bool
+		key, fn, arg string
+		negated      bool
+	}
+	conds := map[cond]int32{}
 	for i := range rg.rules {
 		r := &rg.rules[i]
 		r.gate = 0
@@ -531,8 +535,7 @@ func (rg *RuleGroup) buildGates() {
 			continue
 		}
 		v := &r.variables[0]
-		k := fmt.Sprintf("%v\x00%s\x00%s\x00%s\x00%v", v.Count, strings.ToLower(v.KeyStr), r.operator.Function,
-			r.operator.Data, r.operator.Negation)
+		k := cond{v.Count, strings.ToLower(v.KeyStr), r.operator.Function, r.operator.Data, r.operator.Negation}
 		n, ok := conds[k]
 		if !ok {
 			n = int32(len(conds)) + 1
