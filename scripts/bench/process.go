@@ -155,6 +155,19 @@ func cpuTicks(pids []int) int64 {
 	return sum
 }
 
+// clockTick is the unit of /proc/<pid>/stat's CPU times (USER_HZ, 100 on
+// Linux whatever the kernel's own tick rate).
+const clockTick = 10 * time.Millisecond
+
+// cpuPerRequest is ticks of CPU time spread over requests, in µs; 0 when
+// either is missing.
+func cpuPerRequest(ticks, requests int64) float64 {
+	if ticks <= 0 || requests <= 0 {
+		return 0
+	}
+	return float64(ticks) * float64(clockTick/time.Microsecond) / float64(requests)
+}
+
 // resetPeakRSS resets VmHWM to the current RSS (proc(5), clear_refs "5").
 func resetPeakRSS(pids []int) error {
 	var errs []error

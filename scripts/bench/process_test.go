@@ -39,6 +39,31 @@ func TestStatusKB(t *testing.T) {
 	}
 }
 
+// TestCPUTicks burns CPU in a child and finds it in cpuTicks, and checks
+// the per-request arithmetic.
+func TestCPUTicks(t *testing.T) {
+	dir := t.TempDir()
+	p, err := startProcess("busy", dir, []string{"sh", "-c", "while :; do :; done"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.stop(time.Second) })
+	var ticks int64
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && ticks < 20; {
+		time.Sleep(50 * time.Millisecond)
+		ticks = cpuTicks(p.tree())
+	}
+	if ticks < 20 {
+		t.Fatalf("cpuTicks = %d after a busy loop, want at least 20 (200 ms)", ticks)
+	}
+	if got := cpuPerRequest(150, 3000); got != 500 {
+		t.Errorf("cpuPerRequest(150 ticks, 3000) = %v µs, want 500", got)
+	}
+	if got := cpuPerRequest(0, 3000) + cpuPerRequest(10, 0); got != 0 {
+		t.Errorf("cpuPerRequest without ticks or requests = %v, want 0", got)
+	}
+}
+
 // TestProcessTree starts a shell with a child, finds both in /proc, reads
 // their peak RSS and stops the whole group.
 func TestProcessTree(t *testing.T) {

@@ -72,9 +72,15 @@ func renderMarkdown(res results) string {
 		st.Threads, st.Connections, fmtSeconds(st.DurationS), st.Threads, st.Connections/st.Streams, st.Streams, fmtSeconds(st.DurationS),
 		st.Connections, fmtSeconds(st.DurationS), plural(st.Rounds, "round"), fmtSeconds(st.WarmupS), features)
 
-	p("| Workload | Target | Median | Min–max | Edge ÷ target | Latency | Peak RSS | Notes |\n")
-	p("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	p("| Workload | Target | Median | Min–max | Edge ÷ target | Latency | CPU per request | Peak RSS | Notes |\n")
+	p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for _, w := range res.Workloads {
+		var edgeCPU float64
+		for _, rw := range w.Rows {
+			if rw.Server == srvEdge && rw.Status == statusOK {
+				edgeCPU = rw.CPUUsPerReq
+			}
+		}
 		for i, rw := range w.Rows {
 			workload := ""
 			if i == 0 {
@@ -92,16 +98,24 @@ func renderMarkdown(res results) string {
 				notes = append([]string{"**suspect**"}, notes...)
 			}
 			if rw.Status != statusOK {
-				p("| %s | %s | — | — | — | — | — | %s |\n", workload, label, cell(strings.Join(notes, "; ")))
+				p("| %s | %s | — | — | — | — | — | — | %s |\n", workload, label, cell(strings.Join(notes, "; ")))
 				continue
 			}
-			p("| %s | %s | %s | %s–%s | %s | %s | %s | %s |\n", workload, label,
+			cpu := fmtCPU(rw.CPUUsPerReq)
+			if rw.Server != srvEdge && rw.CPUUsPerReq > 0 && edgeCPU > 0 {
+				cpu += " (" + fmtRatio(rw.CPUUsPerReq/edgeCPU) + ")"
+			}
+			p("| %s | %s | %s | %s–%s | %s | %s | %s | %s | %s |\n", workload, label,
 				fmtRate(rw.Median), fmtRate(rw.Min), fmtRate(rw.Max), fmtRatio(rw.EdgeRatio),
-				fmtLatency(rw), fmtRSS(rw.PeakRSSKB), cell(strings.Join(notes, "; ")))
+				fmtLatency(rw), cpu, fmtRSS(rw.PeakRSSKB), cell(strings.Join(notes, "; ")))
 		}
 	}
 	p("\nMedian and min–max over the rounds; *Edge ÷ target* is the edge's median over the target's. " +
 		"Latency is wrk's p99 (and the Go client's, for handshakes), or h2load's mean. " +
+		"CPU per request is the user and system time of the server's own processes during the run over the requests " +
+		"(or handshakes) it completed, the median of the runs, in 10 ms clock ticks; in brackets, the target's over the edge's. " +
+		"The load generator and the origin share the same CPUs and are not in it: a server's rate is bounded by what they " +
+		"leave it, its CPU per request is not. " +
 		"Peak RSS is VmHWM summed over the server's processes, reset before each run, the largest of the runs; " +
 		"pages shared between an nginx master and its workers count once per process. " +
 		"The origin runs inside the harness, so it has no RSS of its own.\n")
@@ -223,6 +237,19 @@ func fmtMs(v float64) string {
 		return strconv.FormatFloat(v, 'f', 2, 64) + " ms"
 	}
 	return strconv.FormatFloat(v, 'f', 0, 64) + " ms"
+}
+
+// fmtCPU renders µs of CPU per request: "190 µs", "1.27 ms"; "—" for none.
+func fmtCPU(us float64) string {
+	switch {
+	case us <= 0:
+		return "—"
+	case us < 1000:
+		return strconv.FormatFloat(us, 'f', 0, 64) + " µs"
+	case us < 10000:
+		return strconv.FormatFloat(us/1000, 'f', 2, 64) + " ms"
+	}
+	return strconv.FormatFloat(us/1000, 'f', 1, 64) + " ms"
 }
 
 func fmtRSS(kb int64) string {

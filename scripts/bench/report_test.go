@@ -52,14 +52,14 @@ func sampleResults() results {
 		Tools: []string{"wrk (wrk 4.1.0-3+b2)", "h2load (nghttp2-client 1.52.0-1+deb12u3)"},
 		Workloads: []*workloadResult{
 			{ID: "proxy-1k", Title: "Reverse proxy, GET 1 KB", Unit: "req/s", Tool: "wrk", Rows: []*row{
-				{Server: srvEdge, Label: "edge", Status: statusOK, spread: spread{18123.4, 17000, 18500}, P99Ms: 6.31, PeakRSSKB: 24 << 10},
-				{Server: srvNginx, Label: "nginx", Status: statusOK, spread: spread{16000, 15000, 20000}, EdgeRatio: 18123.4 / 16000, P99Ms: 12.5, PeakRSSKB: 21 << 10,
+				{Server: srvEdge, Label: "edge", Status: statusOK, spread: spread{18123.4, 17000, 18500}, P99Ms: 6.31, PeakRSSKB: 24 << 10, CPUUsPerReq: 92.4},
+				{Server: srvNginx, Label: "nginx", Status: statusOK, spread: spread{16000, 15000, 20000}, EdgeRatio: 18123.4 / 16000, P99Ms: 12.5, PeakRSSKB: 21 << 10, CPUUsPerReq: 110.9,
 					Notes: []string{"3 errors, 0 non-2xx of 480000"}},
 				{Server: srvCaddy, Label: "Caddy", Status: "not available: not installed | really"},
 			}},
 			{ID: "waf-post-4k", Title: "WAF (CRS PL1), POST 4 KB JSON (70 objects)", Unit: "req/s", Tool: "wrk", Rows: []*row{
 				{Server: srvEdge, Label: "edge", Status: statusNotImplemented},
-				{Server: srvNginxModSec, Label: "nginx + ModSecurity + CRS", Status: statusOK, spread: spread{19.5, 18.25, 21}, P99Ms: 3400},
+				{Server: srvNginxModSec, Label: "nginx + ModSecurity + CRS", Status: statusOK, spread: spread{19.5, 18.25, 21}, P99Ms: 3400, CPUUsPerReq: 51234},
 			}},
 			{ID: "h2-1k", Title: "HTTP/2 over TLS, GET 1 KB", Unit: "req/s", Tool: "h2load", Rows: []*row{
 				{Server: srvEdge, Label: "edge", Status: "failed: h2load: the server did not negotiate h2 (got \"\")", Failed: true},
@@ -87,7 +87,7 @@ func TestResultsJSONRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := back.Workloads[0].Rows[1]
-	if got.Median != 16000 || got.EdgeRatio != 18123.4/16000 || got.PeakRSSKB != 21<<10 {
+	if got.Median != 16000 || got.EdgeRatio != 18123.4/16000 || got.PeakRSSKB != 21<<10 || got.CPUUsPerReq != 110.9 {
 		t.Errorf("round trip lost fields: %+v", got)
 	}
 	// The spread is flattened into the row, as readers of the JSON expect.

@@ -166,7 +166,7 @@ func finishRow(rw *row, w workload, conns int, stopped string) {
 		return
 	}
 	rw.Status = statusOK
-	var rates, p99s, means []float64
+	var rates, p99s, means, cpus []float64
 	var requests, errs, non2xx, originHits, originConns int64
 	var firstErr string
 	for _, run := range rw.Runs {
@@ -180,6 +180,9 @@ func finishRow(rw *row, w workload, conns int, stopped string) {
 		if run.MeanMs > 0 {
 			means = append(means, run.MeanMs)
 		}
+		if run.CPUUsPerReq > 0 {
+			cpus = append(cpus, run.CPUUsPerReq)
+		}
 		requests += run.Requests
 		errs += run.Errors
 		non2xx += run.Non2xx
@@ -190,6 +193,7 @@ func finishRow(rw *row, w workload, conns int, stopped string) {
 	rw.spread = summarize(rates)
 	rw.P99Ms = summarize(p99s).Median
 	rw.MeanMs = summarize(means).Median
+	rw.CPUUsPerReq = summarize(cpus).Median
 	if rw.Median <= 0 {
 		rw.Failed = true
 		rw.Notes = append(rw.Notes, "zero throughput")
@@ -273,6 +277,10 @@ func (r *runner) measure(ctx context.Context, w workload, s *server, d time.Dura
 		}
 	}
 	hits, conns := r.origin.hits.Load(), r.origin.conns.Load()
+	var ticks int64
+	if s.proc != nil {
+		ticks = cpuTicks(s.proc.tree())
+	}
 	var run runResult
 	var err error
 	switch w.Tool {
@@ -297,6 +305,9 @@ func (r *runner) measure(ctx context.Context, w workload, s *server, d time.Dura
 	run.OriginHits = r.origin.hits.Load() - hits
 	run.OriginConns = r.origin.conns.Load() - conns
 	if s.proc != nil {
+		// Taken before settle: work on requests the load generator gave
+		// up on is not the run's.
+		run.CPUUsPerReq = cpuPerRequest(cpuTicks(s.proc.tree())-ticks, run.Requests)
 		run.PeakRSSKB = peakRSSKB(s.proc.tree())
 	}
 	r.settle(ctx, s)

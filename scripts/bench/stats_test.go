@@ -84,11 +84,18 @@ func TestFinishRow(t *testing.T) {
 		wantNotes  []string
 		want       spread
 		wantRSS    int64
+		wantCPU    float64
 	}{
 		{
 			name: "clean", w: proxy,
-			runs:       []runResult{{Rate: 100, Requests: 800, PeakRSSKB: 10}, {Rate: 300, Requests: 2400, PeakRSSKB: 30}, {Rate: 200, Requests: 1600, PeakRSSKB: 20}},
-			wantStatus: statusOK, want: spread{200, 100, 300}, wantRSS: 30,
+			runs: []runResult{{Rate: 100, Requests: 800, PeakRSSKB: 10, CPUUsPerReq: 90}, {Rate: 300, Requests: 2400, PeakRSSKB: 30, CPUUsPerReq: 70},
+				{Rate: 200, Requests: 1600, PeakRSSKB: 20, CPUUsPerReq: 80}},
+			wantStatus: statusOK, want: spread{200, 100, 300}, wantRSS: 30, wantCPU: 80,
+		},
+		{
+			name: "runs without a CPU figure are left out of its median", w: proxy,
+			runs:       []runResult{{Rate: 100, Requests: 800, CPUUsPerReq: 90}, {Rate: 300, Requests: 2400}, {Rate: 200, Requests: 1600, CPUUsPerReq: 70}},
+			wantStatus: statusOK, want: spread{200, 100, 300}, wantCPU: 80,
 		},
 		{
 			name: "a few errors are noted, not failed", w: proxy,
@@ -138,8 +145,8 @@ func TestFinishRow(t *testing.T) {
 			if !slices.Equal(rw.Notes, tt.wantNotes) {
 				t.Errorf("notes %q, want %q", rw.Notes, tt.wantNotes)
 			}
-			if rw.spread != tt.want || rw.PeakRSSKB != tt.wantRSS {
-				t.Errorf("spread %+v rss %d, want %+v %d", rw.spread, rw.PeakRSSKB, tt.want, tt.wantRSS)
+			if rw.spread != tt.want || rw.PeakRSSKB != tt.wantRSS || rw.CPUUsPerReq != tt.wantCPU {
+				t.Errorf("spread %+v rss %d cpu %v, want %+v %d %v", rw.spread, rw.PeakRSSKB, rw.CPUUsPerReq, tt.want, tt.wantRSS, tt.wantCPU)
 			}
 		})
 	}

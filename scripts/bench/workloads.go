@@ -119,6 +119,9 @@ type runResult struct {
 	// with upstream keepalive, at most about one per client connection.
 	OriginConns int64 `json:"origin_conns"`
 	PeakRSSKB   int64 `json:"peak_rss_kb,omitempty"`
+	// CPUUsPerReq is the CPU time (user and system) the target's own
+	// processes used during the run, per request it completed, in µs.
+	CPUUsPerReq float64 `json:"cpu_us_per_req,omitempty"`
 }
 
 // row is one target's line in a workload's table.
@@ -131,11 +134,13 @@ type row struct {
 	Failed bool        `json:"failed,omitempty"` // attempted, and something went wrong
 	Runs   []runResult `json:"runs,omitempty"`
 	spread
-	EdgeRatio float64  `json:"edge_ratio,omitempty"` // edge median / this row's median
-	P99Ms     float64  `json:"p99_ms,omitempty"`     // median over runs
-	MeanMs    float64  `json:"mean_ms,omitempty"`    // median over runs
-	PeakRSSKB int64    `json:"peak_rss_kb,omitempty"`
-	Notes     []string `json:"notes,omitempty"`
+	EdgeRatio float64 `json:"edge_ratio,omitempty"` // edge median / this row's median
+	P99Ms     float64 `json:"p99_ms,omitempty"`     // median over runs
+	MeanMs    float64 `json:"mean_ms,omitempty"`    // median over runs
+	PeakRSSKB int64   `json:"peak_rss_kb,omitempty"`
+	// CPUUsPerReq is the median over runs of runResult.CPUUsPerReq.
+	CPUUsPerReq float64  `json:"cpu_us_per_req,omitempty"`
+	Notes       []string `json:"notes,omitempty"`
 }
 
 // workloadResult is a workload's rows, the edge first.
