@@ -75,12 +75,6 @@ func renderMarkdown(res results) string {
 	p("| Workload | Target | Median | Min–max | Edge ÷ target | Latency | CPU per request | Peak RSS | Notes |\n")
 	p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for _, w := range res.Workloads {
-		var edgeCPU float64
-		for _, rw := range w.Rows {
-			if rw.Server == srvEdge && rw.Status == statusOK {
-				edgeCPU = rw.CPUUsPerReq
-			}
-		}
 		for i, rw := range w.Rows {
 			workload := ""
 			if i == 0 {
@@ -102,8 +96,8 @@ func renderMarkdown(res results) string {
 				continue
 			}
 			cpu := fmtCPU(rw.CPUUsPerReq)
-			if rw.Server != srvEdge && rw.CPUUsPerReq > 0 && edgeCPU > 0 {
-				cpu += " (" + fmtRatio(rw.CPUUsPerReq/edgeCPU) + ")"
+			if rw.CPURatio > 0 {
+				cpu += " (" + fmtRatio(rw.CPURatio) + ")"
 			}
 			p("| %s | %s | %s | %s–%s | %s | %s | %s | %s | %s |\n", workload, label,
 				fmtRate(rw.Median), fmtRate(rw.Min), fmtRate(rw.Max), fmtRatio(rw.EdgeRatio),

@@ -53,7 +53,7 @@ func sampleResults() results {
 		Workloads: []*workloadResult{
 			{ID: "proxy-1k", Title: "Reverse proxy, GET 1 KB", Unit: "req/s", Tool: "wrk", Rows: []*row{
 				{Server: srvEdge, Label: "edge", Status: statusOK, spread: spread{18123.4, 17000, 18500}, P99Ms: 6.31, PeakRSSKB: 24 << 10, CPUUsPerReq: 92.4},
-				{Server: srvNginx, Label: "nginx", Status: statusOK, spread: spread{16000, 15000, 20000}, EdgeRatio: 18123.4 / 16000, P99Ms: 12.5, PeakRSSKB: 21 << 10, CPUUsPerReq: 110.9,
+				{Server: srvNginx, Label: "nginx", Status: statusOK, spread: spread{16000, 15000, 20000}, EdgeRatio: 18123.4 / 16000, P99Ms: 12.5, PeakRSSKB: 21 << 10, CPUUsPerReq: 110.9, CPURatio: 110.9 / 92.4,
 					Notes: []string{"3 errors, 0 non-2xx of 480000"}},
 				{Server: srvCaddy, Label: "Caddy", Status: "not available: not installed | really"},
 			}},

@@ -220,7 +220,8 @@ func finishRow(rw *row, w workload, conns int, stopped string) {
 	}
 }
 
-// setRatios fills each peer row's edge/peer ratio from the edge row's median.
+// setRatios fills each peer row's edge/peer ratio from the edge row's
+// median, and its CPU per request over the edge's.
 func setRatios(rows []*row) {
 	var edge *row
 	for _, rw := range rows {
@@ -234,6 +235,7 @@ func setRatios(rows []*row) {
 	for _, rw := range rows {
 		if rw != edge && rw.Status == statusOK {
 			rw.EdgeRatio = ratio(edge.Median, rw.Median)
+			rw.CPURatio = ratio(rw.CPUUsPerReq, edge.CPUUsPerReq)
 		}
 	}
 }

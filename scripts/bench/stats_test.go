@@ -154,13 +154,17 @@ func TestFinishRow(t *testing.T) {
 
 func TestSetRatios(t *testing.T) {
 	rows := []*row{
-		{Server: srvEdge, Status: statusOK, spread: spread{Median: 300}},
-		{Server: srvNginx, Status: statusOK, spread: spread{Median: 200}},
+		{Server: srvEdge, Status: statusOK, spread: spread{Median: 300}, CPUUsPerReq: 100},
+		{Server: srvNginx, Status: statusOK, spread: spread{Median: 200}, CPUUsPerReq: 250},
 		{Server: srvCaddy, Status: "not available: no caddy"},
+		{Server: srvHAProxy, Status: statusOK, spread: spread{Median: 100}}, // no CPU figure
 	}
 	setRatios(rows)
 	if rows[0].EdgeRatio != 0 || rows[1].EdgeRatio != 1.5 || rows[2].EdgeRatio != 0 {
 		t.Errorf("ratios %v %v %v, want 0 1.5 0", rows[0].EdgeRatio, rows[1].EdgeRatio, rows[2].EdgeRatio)
+	}
+	if rows[0].CPURatio != 0 || rows[1].CPURatio != 2.5 || rows[2].CPURatio != 0 || rows[3].CPURatio != 0 {
+		t.Errorf("CPU ratios %v %v %v %v, want 0 2.5 0 0", rows[0].CPURatio, rows[1].CPURatio, rows[2].CPURatio, rows[3].CPURatio)
 	}
 	// Without a measured edge there is nothing to compare with.
 	rows = []*row{{Server: srvEdge, Status: statusNotImplemented}, {Server: srvNginx, Status: statusOK, spread: spread{Median: 200}}}

@@ -139,8 +139,10 @@ type row struct {
 	MeanMs    float64 `json:"mean_ms,omitempty"`    // median over runs
 	PeakRSSKB int64   `json:"peak_rss_kb,omitempty"`
 	// CPUUsPerReq is the median over runs of runResult.CPUUsPerReq.
-	CPUUsPerReq float64  `json:"cpu_us_per_req,omitempty"`
-	Notes       []string `json:"notes,omitempty"`
+	CPUUsPerReq float64 `json:"cpu_us_per_req,omitempty"`
+	// CPURatio is this row's CPUUsPerReq over the edge row's.
+	CPURatio float64  `json:"cpu_ratio,omitempty"`
+	Notes    []string `json:"notes,omitempty"`
 }
 
 // workloadResult is a workload's rows, the edge first.
