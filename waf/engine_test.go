@@ -164,3 +164,26 @@ func TestCustomSetvarWithoutValue(t *testing.T) {
 		}
 	}
 }
+
+// InspectRequestID makes the given id the transaction's UNIQUE_ID (the
+// edge passes its request id); InspectRequest makes a random one.
+func TestInspectRequestID(t *testing.T) {
+	e, err := Compile(api.WAFPolicy{Mode: api.WAFBlock, CustomRules: []string{
+		`SecRule UNIQUE_ID "@streq 0123456789abcdef0123456789abcdef" "id:10021,phase:1,deny,status:418"`,
+	}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, res := e.InspectRequestID(benchRequest("GET", "/", nil), benchClient, "0123456789abcdef0123456789abcdef")
+	tx.Close()
+	if !res.Reject || res.Status != 418 {
+		t.Errorf("with the id: %+v, want the rule to deny", res)
+	}
+	for _, id := range []string{"", "fedcba9876543210fedcba9876543210"} {
+		tx, res = e.InspectRequestID(benchRequest("GET", "/", nil), benchClient, id)
+		tx.Close()
+		if res.Reject {
+			t.Errorf("id %q: %+v, want no match", id, res)
+		}
+	}
+}

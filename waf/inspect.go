@@ -59,6 +59,13 @@ type Tx struct {
 // r.Body is replaced so the request can still be forwarded in full. The
 // returned Tx is nil when no rules ran (mode off, allow-listed client).
 func (e *Engine) InspectRequest(r *http.Request, client netip.Addr) (*Tx, Result) {
+	return e.InspectRequestID(r, client, "")
+}
+
+// InspectRequestID is InspectRequest with the transaction's id (the rules'
+// UNIQUE_ID) given: the edge passes its request id, so the WAF's logs and
+// the access log name a request alike. An empty id gets a random one.
+func (e *Engine) InspectRequestID(r *http.Request, client netip.Addr, id string) (*Tx, Result) {
 	p := &e.policy
 	res := Result{Enforce: p.Mode == api.WAFBlock}
 	if !p.Enabled() {
@@ -78,7 +85,12 @@ func (e *Engine) InspectRequest(r *http.Request, client netip.Addr) (*Tx, Result
 		}
 	}
 
-	tx := e.waf.NewTransaction()
+	var tx types.Transaction
+	if id != "" {
+		tx = e.waf.NewTransactionWithID(id)
+	} else {
+		tx = e.waf.NewTransaction()
+	}
 	t := &Tx{e: e, tx: tx}
 	tx.ProcessConnection(client.String(), 0, "", 0)
 	uri := r.RequestURI

@@ -559,3 +559,20 @@ func TestUnderAttackChallengesEveryRequest(t *testing.T) {
 		t.Fatalf("log %v", m)
 	}
 }
+
+// The WAF transaction's id (UNIQUE_ID, what rules and the WAF's own logs
+// see) is the request id the access log and the X-Request-Id header carry.
+func TestTransactionIDIsRequestID(t *testing.T) {
+	e := newEdge(t, api.WAFPolicy{Mode: api.WAFBlock, CustomRules: []string{
+		`SecRule UNIQUE_ID "@rx ^[0-9a-f]{32}$" "id:10002,phase:1,deny,status:403,log,msg:'marked'"`,
+	}})
+	resp, _ := e.do(t, "GET", "/", "")
+	id := resp.Header.Get("X-Request-Id")
+	m := e.entry(t, id)
+	if resp.StatusCode != 403 || !hasRule(m, 10002) {
+		t.Fatalf("status %d, log %v", resp.StatusCode, m)
+	}
+	if matched, _ := m["matched"].(string); id == "" || !strings.Contains(matched, id) {
+		t.Fatalf("matched data %q does not name request id %q", matched, id)
+	}
+}

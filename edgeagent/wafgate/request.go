@@ -43,7 +43,7 @@ func (g *Gate) Request(w http.ResponseWriter, r *http.Request, site *catalog.Sit
 		e.Action, e.Status, e.Err = proxy.ActionWAF, 499, "client went away waiting for inspection"
 		return nil, false
 	}
-	tx, res := eng.InspectRequest(r, client)
+	tx, res := eng.InspectRequestID(r, client, e.ReqID)
 	<-g.inspect
 	record(e, res)
 	pol := eng.Policy()

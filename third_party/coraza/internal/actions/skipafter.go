@@ -76,3 +76,7 @@ var (
 	_ plugintypes.Action = &skipafterFn{}
 	_ ruleActionWrapper  = skipafter
 )
+
+// SkipAfterMarker returns the SecMarker the action skips to (Rampart fork:
+// RuleGroup finds its positions once, when the rules are indexed).
+func (a *skipafterFn) SkipAfterMarker() string { return a.data }

@@ -62,6 +62,8 @@ type staticRun struct {
 	captures   bool // a key is a capture variable, TX:0-10
 	snaps      atomic.Pointer[[]*runSnap]
 	failures   atomic.Int32
+	phase      types.RulePhase
+	markers    map[string][]int32 // the phase's phaseMarkers, for runSnap.skipPos
 }
 
 // runKey is a TX variable a run names.
@@ -88,6 +90,7 @@ type runSnap struct {
 	matchedVar, matchedVarName string
 	matchedVars                [][3]string // name, lower-case name, value
 	skipAfter                  string
+	skipPos                    []int32 // skipAfter's positions in the run's phase
 }
 
 // Limits: recordings a run keeps, and recordings that may fail before a
@@ -226,7 +229,7 @@ func (rg *RuleGroup) buildRuns() {
 			case run == nil && r.operator != nil:
 				continue // a run starts with a SecAction or SecMarker
 			case run == nil:
-				run = &staticRun{order: order, start: k}
+				run = &staticRun{order: order, phase: p, markers: rg.phaseMarkers[p], start: k}
 			}
 			run.end = k + 1
 			run.ids = append(run.ids, r.ID_)
@@ -388,6 +391,7 @@ func (tx *Transaction) endRunRecording(rec *runRecording) {
 		matchedVar:     tx.variables.matchedVar.Get(),
 		matchedVarName: tx.variables.matchedVarName.Get(),
 		skipAfter:      tx.SkipAfter,
+		skipPos:        run.markers[tx.SkipAfter],
 	}
 	for i := range s.exit {
 		if s.entry[i].n > 1 || s.exit[i].n > 1 {
@@ -476,6 +480,9 @@ func (tx *Transaction) applyRun(run *staticRun, s *runSnap) {
 		mv.AddLower(e[0], e[1], e[2])
 	}
 	tx.SkipAfter = s.skipAfter
+	if s.skipAfter != "" {
+		tx.skipHint = skipHint{name: s.skipAfter, phase: run.phase, pos: s.skipPos}
+	}
 }
 
 // RunState reports how many static runs the group has and how many have

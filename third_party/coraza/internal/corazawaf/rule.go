@@ -234,6 +234,12 @@ type Rule struct {
 	// msg or logdata, which RuleGroup.Eval applies itself as a match
 	// (Transaction.matchDirect; Rampart fork).
 	directAction bool
+	// skipMarker: the SecMarker the rule's skipAfter action names, and
+	// skipPos its positions in each phase's order (rg.phaseMarkers), so
+	// RuleGroup.Eval finds the marker without a look-up by name (set by
+	// EnablePrescreen, Rampart fork).
+	skipMarker string
+	skipPos    *[types.PhaseLogging + 1][]int32
 	// blindActions: every non-disruptive, flow and disruptive action of
 	// the rule reads no collection (collectionBlind), so matchDirect may
 	// defer MATCHED_VARS's entry (Transaction.deferredMV; Rampart fork).

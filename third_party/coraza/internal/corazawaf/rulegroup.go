@@ -212,7 +212,7 @@ RulesLoop:
 		// could act), so go straight to the marker's next position, or
 		// past the end. Not when markers themselves (id 0) are removed.
 		if tx.SkipAfter != "" && order != nil && !tx.removesID(0) {
-			k = rg.nextMarker(phase, tx.SkipAfter, k, n)
+			k = rg.nextMarker(tx, phase, k, n)
 			if k == n {
 				break
 			}
@@ -383,6 +383,7 @@ RulesLoop:
 				continue
 			case outcome == fastMatched && r.directMatch:
 				tx.matchDirect(r, v, key, value)
+				tx.hintSkip(r, phase)
 				tx.Capture = false
 				usedRules++
 				continue
@@ -390,11 +391,13 @@ RulesLoop:
 		}
 		if !tx.warnOn && r.directAction {
 			tx.matchDirect(r, variables.Unknown, "", "")
+			tx.hintSkip(r, phase)
 			tx.Capture = false
 			usedRules++
 			continue
 		}
 		r.Evaluate(phase, tx, transformationCache)
+		tx.hintSkip(r, phase)
 		tx.Capture = false // we reset captures
 		usedRules++
 	}
@@ -481,14 +484,58 @@ func (rg *RuleGroup) buildPhaseRules() {
 }
 
 // nextMarker returns the first position from k on, in phase's order, of
-// the SecMarker named name, or n when there is none.
-func (rg *RuleGroup) nextMarker(phase types.RulePhase, name string, k, n int) int {
-	for _, pos := range rg.phaseMarkers[phase][name] {
+// the SecMarker named tx.SkipAfter, or n when there is none. The
+// positions come from the skip hint when the rule or run that set
+// tx.SkipAfter left one for this phase (Rampart fork: a look-up by name
+// of a cold map, a few dozen a request, cost ~1% of a CRS GET).
+func (rg *RuleGroup) nextMarker(tx *Transaction, phase types.RulePhase, k, n int) int {
+	positions := tx.skipHint.pos
+	if tx.skipHint.phase != phase || tx.skipHint.name != tx.SkipAfter {
+		positions = rg.phaseMarkers[phase][tx.SkipAfter]
+	}
+	for _, pos := range positions {
 		if int(pos) >= k {
 			return int(pos)
 		}
 	}
 	return n
+}
+
+// skipHint is where the SecMarker a transaction's pending skipAfter names
+// is in one phase's order (RuleGroup.nextMarker; Rampart fork).
+type skipHint struct {
+	name  string
+	phase types.RulePhase
+	pos   []int32
+}
+
+// hintSkip leaves the skip hint of r, which has just run in phase, when
+// its skipAfter is the one pending.
+func (tx *Transaction) hintSkip(r *Rule, phase types.RulePhase) {
+	if r.skipPos != nil && tx.SkipAfter != "" && tx.SkipAfter == r.skipMarker {
+		tx.skipHint = skipHint{name: r.skipMarker, phase: phase, pos: r.skipPos[phase]}
+	}
+}
+
+// skipTarget returns the SecMarker r's skipAfter action names and its
+// positions in each phase's order, or none.
+func (rg *RuleGroup) skipTarget(r *Rule) (string, *[types.PhaseLogging + 1][]int32) {
+	if rg.phaseMarkers == nil {
+		return "", nil
+	}
+	for _, a := range r.actions {
+		m, ok := a.Function.(interface{ SkipAfterMarker() string })
+		if !ok {
+			continue
+		}
+		name := m.SkipAfterMarker()
+		pos := &[types.PhaseLogging + 1][]int32{}
+		for p := range pos {
+			pos[p] = rg.phaseMarkers[p][name]
+		}
+		return name, pos
+	}
+	return "", nil
 }
 
 // removesID reports whether ctl:ruleRemoveById removed id for tx.

@@ -417,6 +417,7 @@ func (rg *RuleGroup) EnablePrescreen() {
 				}
 			}
 			r.blindActions = allBlind(r.nondisruptive) && allBlind(r.flowDisruptive) // the actions a match runs
+			r.skipMarker, r.skipPos = rg.skipTarget(r)
 		}
 		rg.rules[i].unrecorded = quietChain(&rg.rules[i])
 	}

@@ -152,6 +152,8 @@ type Transaction struct {
 	WAF *WAF
 
 	debugLogger debuglog.Logger
+	txLog       txLogger // debugLogger's storage (Rampart fork)
+	skipHint    skipHint // where the pending skipAfter's marker is (Rampart fork)
 
 	// Timestamp of the request
 	Timestamp int64

@@ -234,6 +234,7 @@ func (w *WAF) newTransaction(opts Options) *Transaction {
 	tx.detectionOnlyInterruption = nil
 	tx.Logdata = "" // Deprecated, this variable is not used. Logdata for each matched rule is stored in the MatchData field.
 	tx.SkipAfter = ""
+	tx.skipHint = skipHint{}
 	tx.AuditEngine = w.AuditEngine
 	tx.AuditLogParts = w.AuditLogParts
 	tx.AuditLogFormat = w.AuditLogFormat
@@ -269,8 +270,9 @@ func (w *WAF) newTransaction(opts Options) *Transaction {
 		clear(tx.stopWatches)
 	}
 	tx.WAF = w
-	tx.debugLogger = w.Logger.With(debuglog.Str("tx_id", tx.id))
-	tx.debugOn = tx.debugLogger.Debug().IsEnabled()
+	tx.txLog = newTxLogger(w.Logger, tx.id) // Rampart fork: not With
+	tx.debugLogger = &tx.txLog
+	tx.debugOn = tx.txLog.debugOn
 	tx.warnOn = tx.debugLogger.Warn().IsEnabled()
 	tx.Timestamp = time.Now().UnixNano()
 	tx.audit = false
