@@ -5,9 +5,10 @@ import (
 	"bytes"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/rampart-edge/rampart/edgeagent/internal/httphead"
 )
 
 // readRequest reads a request head as http.ReadRequest does. The common
@@ -94,24 +95,12 @@ func parseBufferedHead(br *bufio.Reader) *http.Request {
 
 	// The fields: "Name: value" CRLF each, names tokens, values without
 	// control bytes; no folding, no body framing.
-	fields := raw[nl+1:]
-	n := bytes.Count(fields, []byte("\n"))
-	if n > maxFastFields || bytes.Count(fields, []byte("\r\n")) != n {
+	n := httphead.Fields(raw[nl+1:], maxFastFields, func(name, _ []byte) bool {
+		return !httphead.EqualFold(name, "Content-Length") && !httphead.EqualFold(name, "Transfer-Encoding") &&
+			!httphead.EqualFold(name, "Trailer")
+	})
+	if n < 0 {
 		return nil
-	}
-	for rest := fields; len(rest) > 0; {
-		i := bytes.IndexByte(rest, '\n')
-		ln := rest[:i-1]
-		rest = rest[i+1:]
-		colon := bytes.IndexByte(ln, ':')
-		if colon <= 0 || !tokenBytes(ln[:colon]) || !valueBytes(ln[colon+1:]) {
-			return nil
-		}
-		switch {
-		case equalFoldASCII(ln[:colon], "Content-Length"), equalFoldASCII(ln[:colon], "Transfer-Encoding"),
-			equalFoldASCII(ln[:colon], "Trailer"):
-			return nil
-		}
 	}
 
 	// Accepted: build the request from one string of the head.
@@ -132,30 +121,12 @@ func parseBufferedHead(br *bufio.Reader) *http.Request {
 		Body:       http.NoBody,
 		RequestURI: targetS,
 	}
-	values := make([]string, n)
-	host, haveHost := "", false
-	for pos, k := nl+1, 0; pos < len(head); k++ {
-		i := strings.IndexByte(head[pos:], '\n')
-		ln := head[pos : pos+i-1]
-		pos += i + 1
-		colon := strings.IndexByte(ln, ':')
-		name := canonicalName(ln[:colon])
-		value := strings.Trim(ln[colon+1:], " \t")
-		if name == "Host" {
-			if haveHost {
-				return nil // http.ReadRequest refuses a second Host
-			}
-			host, haveHost = value, true
-			continue // as http.ReadRequest: the Host field becomes req.Host
-		}
-		if vv := req.Header[name]; vv != nil {
-			req.Header[name] = append(vv, value)
-			continue
-		}
-		values[k] = value
-		req.Header[name] = values[k : k+1 : k+1]
+	// As http.ReadRequest: the Host field becomes req.Host; a second one
+	// is refused.
+	var hosts int
+	if req.Host, hosts = httphead.AddFields(req.Header, head[nl+1:], n, true); hosts > 1 {
+		return nil
 	}
-	req.Host = host
 	// As http.ReadRequest (fixPragmaCacheControl, shouldClose).
 	if p := req.Header["Pragma"]; len(p) > 0 && p[0] == "no-cache" {
 		if _, ok := req.Header["Cache-Control"]; !ok {
@@ -163,9 +134,9 @@ func parseBufferedHead(br *bufio.Reader) *http.Request {
 		}
 	}
 	conn := req.Header["Connection"]
-	hasClose := hasToken(conn, "close")
+	hasClose := httphead.HasToken(conn, "close")
 	if minor == 0 {
-		req.Close = hasClose || !hasToken(conn, "keep-alive")
+		req.Close = hasClose || !httphead.HasToken(conn, "keep-alive")
 	} else {
 		req.Close = hasClose
 	}
@@ -182,67 +153,4 @@ func plainTarget(b []byte) bool {
 		}
 	}
 	return true
-}
-
-// tokenBytes reports whether b is a field name (an RFC 9110 token).
-func tokenBytes(b []byte) bool {
-	for _, c := range b {
-		if !isToken[c] {
-			return false
-		}
-	}
-	return len(b) > 0
-}
-
-// valueBytes reports whether a field value has no control bytes but
-// horizontal tab (net/textproto's rule) and no obs-text (left to
-// http.ReadRequest).
-func valueBytes(b []byte) bool {
-	for _, c := range b {
-		if (c < ' ' && c != '\t') || c >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-var isToken = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-func equalFoldASCII(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		c, d := b[i], s[i]
-		if c|0x20 != d|0x20 {
-			return false
-		}
-	}
-	return true
-}
-
-// canonicalName is http.CanonicalHeaderKey without allocating for a name
-// that already is canonical (the usual case).
-func canonicalName(s string) string {
-	upper := true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-			return http.CanonicalHeaderKey(s)
-		}
-		upper = c == '-'
-	}
-	return s
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/rampart-edge/rampart/edgeagent/internal/httphead"
 )
 
 // maxDrain is how much of a request body the handler left unread is read
@@ -64,7 +66,7 @@ func (c *conn) newResponse(req *http.Request) *response {
 		// long; here Close only stops the handler's reads, and finish
 		// drains a bounded amount.
 		req.Body = &closeGuard{r: req.Body}
-		if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 && hasToken(req.Header["Expect"], "100-continue") {
+		if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 && httphead.HasToken(req.Header["Expect"], "100-continue") {
 			w.expect = &expectContinue{w: w, r: req.Body}
 			req.Body = w.expect
 		}
@@ -90,17 +92,6 @@ func (g *closeGuard) Read(p []byte) (int, error) {
 func (g *closeGuard) Close() error {
 	g.closed = true
 	return nil
-}
-
-func hasToken(vv []string, token string) bool {
-	for _, v := range vv {
-		for _, t := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // expectContinue sends "100 Continue" when the handler first reads the body.
@@ -164,7 +155,7 @@ func (w *response) WriteHeader(code int) {
 			w.header.Del("Content-Length")
 		}
 	}
-	if hasToken(w.header["Connection"], "close") {
+	if httphead.HasToken(w.header["Connection"], "close") {
 		w.closeAfter = true
 	}
 }
@@ -276,7 +267,7 @@ func (w *response) sendHead() {
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
 	}
 	if w.closeAfter {
-		if !hasToken(w.header["Connection"], "close") {
+		if !httphead.HasToken(w.header["Connection"], "close") {
 			bw.WriteString("Connection: close\r\n")
 		}
 	} else if !w.req.ProtoAtLeast(1, 1) {

@@ -42,6 +42,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/rampart-edge/rampart/edgeagent/internal/httphead"
 )
 
 // Server serves HTTP/1.x on the connections of a listener.
@@ -477,7 +479,7 @@ func (c *conn) readRequest(first bool) (*http.Request, error) {
 	if !httpguts.ValidHostHeader(req.Host) {
 		return nil, &requestError{http.StatusBadRequest, "malformed Host header"}
 	}
-	if ex := req.Header["Expect"]; len(ex) > 0 && !(req.ProtoAtLeast(1, 1) && hasToken(ex, "100-continue")) {
+	if ex := req.Header["Expect"]; len(ex) > 0 && !(req.ProtoAtLeast(1, 1) && httphead.HasToken(ex, "100-continue")) {
 		return nil, &requestError{http.StatusExpectationFailed, "unsupported Expect"}
 	}
 	req.RemoteAddr = c.remoteAddr

@@ -266,9 +266,21 @@ func (c *originConn) exchange(req *http.Request, headerTimeout time.Duration) (*
 		return nil, &writeError{fmt.Errorf("write request to origin: %w", err)}
 	}
 	for {
-		resp, err := http.ReadResponse(c.br, req)
-		if err != nil {
+		// The usual response is parsed from the buffer once its first
+		// bytes are in (readBufferedResponse); any other is left to
+		// http.ReadResponse.
+		if _, err := c.br.Peek(1); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF // as http.ReadResponse says it
+			}
 			return nil, fmt.Errorf("read response from origin: %w", err)
+		}
+		resp := readBufferedResponse(c.br, req)
+		if resp == nil {
+			var err error
+			if resp, err = http.ReadResponse(c.br, req); err != nil {
+				return nil, fmt.Errorf("read response from origin: %w", err)
+			}
 		}
 		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
 			continue // informational responses are not forwarded yet
