@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -269,6 +270,12 @@ func (c *originConn) exchange(req *http.Request, headerTimeout time.Duration) (*
 		// The usual response is parsed from the buffer once its first
 		// bytes are in (readBufferedResponse); any other is left to
 		// http.ReadResponse.
+		if c.br.Buffered() == 0 {
+			// The request was only just written: as before a client's
+			// next request (h1's readRequest), the other goroutines run
+			// before a read that would most likely find nothing.
+			runtime.Gosched()
+		}
 		if _, err := c.br.Peek(1); err != nil {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF // as http.ReadResponse says it
