@@ -71,7 +71,12 @@ func readBufferedResponse(br *bufio.Reader, req *http.Request) *http.Response {
 			return false
 		case httphead.EqualFold(name, "Connection"):
 			// net/http drops a close field and marks the response Close.
-			return !bytes.Contains(bytes.ToLower(value), []byte("close"))
+			for i := 0; i+5 <= len(value); i++ {
+				if httphead.EqualFold(value[i:i+5], "close") {
+					return false
+				}
+			}
+			return true
 		}
 		return true
 	})

@@ -35,6 +35,7 @@ var respCases = []string{
 	"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
 	"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
 	"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: Keep-Alive, Close\r\n\r\nabc",
+	"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: CLOSE\r\n\r\nabc",
 	"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTrailer: X-T\r\n\r\nabc",
 	"HTTP/1.1 200 OK\r\n\r\nuntil the end",
 	"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nabc",
