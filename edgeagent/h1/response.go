@@ -80,11 +80,9 @@ type closeGuard struct {
 	closed bool
 }
 
-var errBodyClosed = errors.New("http: invalid Read on closed Body")
-
 func (g *closeGuard) Read(p []byte) (int, error) {
 	if g.closed {
-		return 0, errBodyClosed
+		return 0, http.ErrBodyReadAfterClose
 	}
 	return g.r.Read(p)
 }

@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"io"
 	"net/http"
 
@@ -128,9 +127,6 @@ func contentLength(b []byte) int64 {
 	return n
 }
 
-// errBodyClosed is what a read of a closed body returns (net/http's words).
-var errBodyClosed = errors.New("http: invalid Read on closed Body")
-
 // lengthBody is a body of a known length read from the connection's
 // reader, as net/http's: io.EOF with its last bytes, io.ErrUnexpectedEOF
 // when the connection ends before them. Close does not drain it (the
@@ -144,7 +140,7 @@ type lengthBody struct {
 
 func (b *lengthBody) Read(p []byte) (int, error) {
 	if b.closed {
-		return 0, errBodyClosed
+		return 0, http.ErrBodyReadAfterClose
 	}
 	if b.remain <= 0 {
 		return 0, io.EOF

@@ -147,8 +147,8 @@ func TestLengthBody(t *testing.T) {
 		t.Errorf("left %q in the buffer", rest)
 	}
 	resp.Body.Close()
-	if _, err := resp.Body.Read(p); err == nil {
-		t.Error("a closed body read without error")
+	if _, err := resp.Body.Read(p); err != http.ErrBodyReadAfterClose {
+		t.Errorf("a read of the closed body: %v, want net/http's ErrBodyReadAfterClose", err)
 	}
 
 	br = bufio.NewReaderSize(strings.NewReader("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"), 64)

@@ -39,15 +39,22 @@ func TestStatusKB(t *testing.T) {
 	}
 }
 
-// TestCPUTicks burns CPU in a child and finds it in cpuTicks, and checks
-// the per-request arithmetic.
-func TestCPUTicks(t *testing.T) {
-	dir := t.TempDir()
-	p, err := startProcess("busy", dir, []string{"sh", "-c", "while :; do :; done"}, nil)
+// startShell runs script under sh as the harness runs a server, stopped
+// when the test ends.
+func startShell(t *testing.T, name, script string) *process {
+	t.Helper()
+	p, err := startProcess(name, t.TempDir(), []string{"sh", "-c", script}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.stop(time.Second) })
+	return p
+}
+
+// TestCPUTicks burns CPU in a child and finds it in cpuTicks, and checks
+// the per-request arithmetic.
+func TestCPUTicks(t *testing.T) {
+	p := startShell(t, "busy", "while :; do :; done")
 	var ticks int64
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && ticks < 20; {
 		time.Sleep(50 * time.Millisecond)
@@ -67,12 +74,7 @@ func TestCPUTicks(t *testing.T) {
 // TestProcessTree starts a shell with a child, finds both in /proc, reads
 // their peak RSS and stops the whole group.
 func TestProcessTree(t *testing.T) {
-	dir := t.TempDir()
-	p, err := startProcess("tree", dir, []string{"sh", "-c", "sleep 30 & wait"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.stop(time.Second) })
+	p := startShell(t, "tree", "sleep 30 & wait")
 	deadline := time.Now().Add(5 * time.Second)
 	var pids []int
 	for time.Now().Before(deadline) {

@@ -273,7 +273,7 @@ func (w *WAF) newTransaction(opts Options) *Transaction {
 	tx.txLog = newTxLogger(w.Logger, tx.id) // Rampart fork: not With
 	tx.debugLogger = &tx.txLog
 	tx.debugOn = tx.txLog.debugOn
-	tx.warnOn = tx.debugLogger.Warn().IsEnabled()
+	tx.warnOn = w.Logger.Warn().IsEnabled()
 	tx.Timestamp = time.Now().UnixNano()
 	tx.audit = false
 
