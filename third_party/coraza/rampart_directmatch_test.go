@@ -37,10 +37,13 @@ func TestDirectMatchRandomRules(t *testing.T) {
 	if testing.Short() {
 		seeds = 10
 	}
-	direct := 0
+	direct, unkept := 0, 0
 	for seed := int64(1); seed <= int64(seeds); seed++ {
 		rng := rand.New(rand.NewSource(seed))
 		rules := directRules(rng)
+		if seed%2 == 1 {
+			rules = unreadRule(rules)
+		}
 		on, err := coraza.NewWAF(coraza.NewWAFConfig().WithDirectives(rules).WithPrescreen(true).WithRecordReuse(true))
 		if err != nil {
 			t.Fatalf("seed %d: %v\n%s", seed, err, rules)
@@ -51,12 +54,18 @@ func TestDirectMatchRandomRules(t *testing.T) {
 		}
 		for i := 0; i < 60; i++ {
 			q := directQuery(rng)
-			got, want := directOutcome(t, on, q), directOutcome(t, off, q)
+			got, want := withoutRule(on, directOutcome(t, on, q)), withoutRule(on, directOutcome(t, off, q))
 			if got != want {
 				t.Fatalf("seed %d, query %s:\nprescreen on:\n%s\nprescreen off:\n%s\nrules:\n%s", seed, q, got, want, rules)
 			}
 			direct += strings.Count(want, "gate-matched")
 		}
+		if !coraza.KeepsRule(on) {
+			unkept++
+		}
+	}
+	if unkept == 0 || unkept == seeds {
+		t.Errorf("RULE left alone in %d of %d rule sets: the test needs both", unkept, seeds)
 	}
 	if direct < 1000 {
 		t.Fatalf("only %d gate matches: the requests do not reach the direct path", direct)

@@ -8,3 +8,8 @@ package coraza
 func StaticRunState(w WAF) (runs, recorded int) {
 	return w.(wafWrapper).waf.Rules.RunState()
 }
+
+// KeepsRule reports whether w's transactions keep the RULE collection.
+func KeepsRule(w WAF) bool {
+	return w.(interface{ KeepsRuleCollection() bool }).KeepsRuleCollection()
+}

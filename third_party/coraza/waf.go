@@ -178,6 +178,14 @@ func (w wafWrapper) RulesCount() int {
 	return w.waf.Rules.Count()
 }
 
+// KeepsRuleCollection reports whether transactions keep the RULE
+// collection: always without the prescreen, and with it only when a rule
+// reads RULE (Rampart fork: what a transaction's Variables().Rule() holds
+// is then unspecified; nothing outside the rules reads it).
+func (w wafWrapper) KeepsRuleCollection() bool {
+	return !w.waf.Rules.RuleUnread()
+}
+
 // Close releases cached resources owned by this WAF instance.
 func (w wafWrapper) Close() error {
 	return w.waf.Close()

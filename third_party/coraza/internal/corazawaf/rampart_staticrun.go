@@ -461,15 +461,17 @@ func (tx *Transaction) applyRun(run *staticRun, s *runSnap) {
 			tx.variables.tx.SetOneID(k.id, k.key, e.value)
 		}
 	}
-	col := tx.variables.rule
-	tx.ruleSlots.SetFirst(col, 0, "id", s.id)
-	tx.ruleSlots.SetFirst(col, 2, "rev", s.rev)
-	tx.ruleSlots.SetFirst(col, 4, "severity", s.severity)
-	if len(s.msg) > 0 {
-		tx.ruleSlots.SetFirst(col, 1, "msg", s.msg[0])
-	}
-	if len(s.logData) > 0 {
-		tx.ruleSlots.SetFirst(col, 3, "logdata", s.logData[0])
+	if !tx.ruleElided() {
+		col := tx.variables.rule
+		tx.ruleSlots.SetFirst(col, 0, "id", s.id)
+		tx.ruleSlots.SetFirst(col, 2, "rev", s.rev)
+		tx.ruleSlots.SetFirst(col, 4, "severity", s.severity)
+		if len(s.msg) > 0 {
+			tx.ruleSlots.SetFirst(col, 1, "msg", s.msg[0])
+		}
+		if len(s.logData) > 0 {
+			tx.ruleSlots.SetFirst(col, 3, "logdata", s.logData[0])
+		}
 	}
 	if s.matchedVarSet {
 		tx.variables.matchedVar.Set(s.matchedVar)

@@ -312,33 +312,39 @@ func (r *Rule) doEvaluate(logger debuglog.Logger, phase types.RulePhase, tx *Tra
 	// Rampart fork: an earlier screened-out rule's RULE:logdata expansion
 	// may be pending; it is made now, on the state it would have seen (no
 	// collection changed since), unless this rule overwrites it unread.
-	if tx.pendingLogData != nil || tx.pendingRule != nil {
+	// Rampart fork: RULE is kept only when a rule may read it
+	// (Transaction.ruleElided).
+	elided := tx.ruleElided()
+	if !elided && (tx.pendingLogData != nil || tx.pendingRule != nil) {
 		tx.flushPendingRule(r)
 	}
 	ruleCol := tx.variables.rule
-	tx.ruleSlots.SetFirst(ruleCol, 0, "id", r.LogID())
-	if r.Msg != nil {
-		// Expand the message using the current TX variables so that %{rule.msg} in setvar actions
-		// returns the fully expanded message, matching ModSecurity behavior.
-		msg := r.msgConst
-		if !r.msgIsConst {
-			msg = r.Msg.Expand(tx)
+	deferLogData := false
+	if !elided {
+		tx.ruleSlots.SetFirst(ruleCol, 0, "id", r.LogID())
+		if r.Msg != nil {
+			// Expand the message using the current TX variables so that %{rule.msg} in setvar actions
+			// returns the fully expanded message, matching ModSecurity behavior.
+			msg := r.msgConst
+			if !r.msgIsConst {
+				msg = r.Msg.Expand(tx)
+			}
+			tx.ruleSlots.SetFirst(ruleCol, 1, "msg", msg)
 		}
-		tx.ruleSlots.SetFirst(ruleCol, 1, "msg", msg)
+		tx.ruleSlots.SetFirst(ruleCol, 2, "rev", r.Rev_)
+		// Rampart fork: for a screened rule whose logdata reads no RULE field,
+		// the expansion is made after the prescreen (which reads no RULE field
+		// and changes no collection, so the result is the same), and a
+		// screened-out rule leaves it pending. Not while warnings are logged:
+		// an expansion that is never made would not log its missing keys.
+		deferLogData = r.LogData != nil && r.logDataDeferrable && chainLevel == chainLevelZero &&
+			r.screenSlot != 0 && !tx.debugLogger.Warn().IsEnabled()
+		if r.LogData != nil && !deferLogData {
+			// Same expansion for logdata, matching ModSecurity behavior for %{rule.logdata}.
+			tx.ruleSlots.SetFirst(ruleCol, 3, "logdata", r.LogData.Expand(tx))
+		}
+		tx.ruleSlots.SetFirst(ruleCol, 4, "severity", r.Severity_.String())
 	}
-	tx.ruleSlots.SetFirst(ruleCol, 2, "rev", r.Rev_)
-	// Rampart fork: for a screened rule whose logdata reads no RULE field,
-	// the expansion is made after the prescreen (which reads no RULE field
-	// and changes no collection, so the result is the same), and a
-	// screened-out rule leaves it pending. Not while warnings are logged:
-	// an expansion that is never made would not log its missing keys.
-	deferLogData := r.LogData != nil && r.logDataDeferrable && chainLevel == chainLevelZero &&
-		r.screenSlot != 0 && !tx.debugLogger.Warn().IsEnabled()
-	if r.LogData != nil && !deferLogData {
-		// Same expansion for logdata, matching ModSecurity behavior for %{rule.logdata}.
-		tx.ruleSlots.SetFirst(ruleCol, 3, "logdata", r.LogData.Expand(tx))
-	}
-	tx.ruleSlots.SetFirst(ruleCol, 4, "severity", r.Severity_.String())
 	// Rampart fork: a rule the prescreen proves matches no value ends here,
 	// with the RULE collection set as an evaluation without a match leaves it.
 	if r.screenSlot != 0 && tx.screenedOut(r) {

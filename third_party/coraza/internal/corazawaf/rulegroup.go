@@ -34,6 +34,9 @@ type RuleGroup struct {
 	runs *[types.PhaseLogging + 1][]*staticRun
 	// gates is how many gate conditions the rules have (Rule.gate).
 	gates int
+	// ruleUnread: no rule reads the RULE collection, so Eval need not keep
+	// it (EnablePrescreen, Transaction.ruleElided; Rampart fork).
+	ruleUnread bool
 }
 
 // Add a rule to the collection
@@ -77,6 +80,7 @@ func (rg *RuleGroup) Add(rule *Rule) error {
 
 	rg.rules = append(rg.rules, *rule)
 	rg.phaseRules = nil
+	rg.ruleUnread = false // Rampart fork: the new rule may read RULE
 
 	if rg.observer != nil {
 		rg.observer(rule)

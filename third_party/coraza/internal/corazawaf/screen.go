@@ -423,6 +423,49 @@ func (rg *RuleGroup) EnablePrescreen() {
 	}
 	rg.buildGates()
 	rg.buildRuns()
+	rg.ruleUnread = !slices.ContainsFunc(rg.rules, func(r Rule) bool { return readsRule(&r) })
+}
+
+// readsRule reports whether r or a rule of its chain may read the RULE
+// collection: as a target, or through a macro (%{rule.msg}) in any of its
+// actions or its operator's argument. Macros are looked for in the rule's
+// SecLang text (a chain's is the parent's), backslashes removed, case
+// ignored; a rule without text, other than a SecMarker, may read it.
+func readsRule(r *Rule) bool {
+	if r.Raw_ == "" && r.SecMark_ == "" {
+		return true
+	}
+	raw := strings.ToLower(strings.ReplaceAll(r.Raw_, `\`, ""))
+	if strings.Contains(raw, "%{rule") {
+		return true
+	}
+	for c := r; c != nil; c = c.Chain {
+		for _, v := range c.variables {
+			if v.Variable == variables.Rule {
+				return true
+			}
+		}
+		for _, m := range []macro.Macro{c.Msg, c.LogData} {
+			if m != nil && macro.MayRead(m, variables.Rule) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// RuleUnread reports whether no rule of the group reads the RULE
+// collection, so that transactions need not keep it (EnablePrescreen).
+func (rg *RuleGroup) RuleUnread() bool { return rg.ruleUnread }
+
+// ruleElided reports whether the rule loop leaves the RULE collection
+// alone: no rule reads it (RuleGroup.ruleUnread), and no warning is logged
+// (a msg or logdata expansion that is not made would not log its missing
+// keys). Then neither an evaluated rule nor a skipped one writes RULE's
+// fields or expands a msg or logdata for them; what a match records
+// (MatchData's message and data) is made as before.
+func (tx *Transaction) ruleElided() bool {
+	return tx.WAF.Rules.ruleUnread && !tx.warnOn
 }
 
 // quietChain reports whether r has no log or auditlog, its disruptive
@@ -497,6 +540,9 @@ func (tx *Transaction) writePendingMsg() {
 // first. The msg and logdata macros read no RULE field (Rule.quiet), so
 // expanding them later, on the same collections, gives the same text.
 func (tx *Transaction) skipScreened(r *Rule) {
+	if tx.ruleElided() {
+		return
+	}
 	if tx.pendingSnap && (r.Msg != nil || r.LogData != nil) {
 		// r's expansions see the collections as they are now; an earlier
 		// one that r does not replace is made now, with the snapshot.
@@ -655,7 +701,8 @@ func (tx *Transaction) matchDirect(r *Rule, v variables.RuleVariable, key, value
 	// MATCHED_VAR_NAME (and MATCHED_VARS, deferred) that such an expansion
 	// may read: a snapshot of the two lets it wait (the next rule is
 	// usually another skipped rule, whose own expansions replace it).
-	if tx.pendingLogData != nil || tx.pendingRule != nil {
+	elided := tx.ruleElided()
+	if !elided && (tx.pendingLogData != nil || tx.pendingRule != nil) {
 		if r.blindActions && r.Severity_ == types.RuleSeverityUnset &&
 			(tx.pendingMsg == nil || tx.pendingMsg.snapOK) && (tx.pendingLogData == nil || tx.pendingLogData.snapOK) {
 			if !tx.pendingSnap && (tx.pendingMsg != nil || tx.pendingLogData != nil) {
@@ -666,9 +713,11 @@ func (tx *Transaction) matchDirect(r *Rule, v variables.RuleVariable, key, value
 			tx.flushPendingRule(r)
 		}
 	}
-	if len(r.nondisruptive) == 0 || r.blindActions {
+	switch {
+	case elided:
+	case len(r.nondisruptive) == 0 || r.blindActions:
 		tx.pendingRule = r // r's id, rev and severity: constants, and no action of r reads RULE
-	} else {
+	default:
 		col := tx.variables.rule
 		tx.ruleSlots.SetFirst(col, 0, "id", r.LogID())
 		tx.ruleSlots.SetFirst(col, 2, "rev", r.Rev_)
