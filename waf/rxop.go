@@ -263,6 +263,12 @@ func (o *rx) ScreenLiterals() ([][]string, bool) {
 	return o.filter.LiteralSets(), true
 }
 
+// PureOperator implements plugintypes.OperatorPure: the result depends on
+// the value alone, and the only write is TX.0-TX.8 while the transaction
+// captures, which it does not for the rules the engine evaluates ahead
+// (those without capture).
+func (*rx) PureOperator() {}
+
 // MayMatch implements plugintypes.OperatorPrefilter: false only when the
 // regexp does not match value.
 func (o *rx) MayMatch(value string) bool {

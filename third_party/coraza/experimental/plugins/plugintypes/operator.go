@@ -79,10 +79,10 @@ type OperatorLiteralMatch interface {
 }
 
 // OperatorPure is implemented by operators whose Evaluate only reads its
-// value and the transaction's collections and changes nothing, not even
-// when capturing (Rampart fork: the engine evaluates such an operator
-// ahead of a rule that reads one TX variable, and skips the rule when it
-// does not match).
+// value and the transaction's collections and changes nothing, except the
+// capture variables while the transaction captures (Rampart fork: the
+// engine evaluates such an operator ahead of a rule without capture that
+// reads one variable, and skips the rule when it does not match).
 type OperatorPure interface {
 	PureOperator()
 }
