@@ -236,3 +236,34 @@ func staticRunOutcome(t *testing.T, w coraza.WAF, query string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// A static run is not copied into a transaction that narrowed one of its
+// rules' targets (runUsable): the copy would apply what the rule did
+// with the target it no longer reads. Recorded without the removal, then
+// asked with it, and the other way round.
+func TestStaticRunTargetRemoval(t *testing.T) {
+	const rules = `SecRuleEngine On
+SecRule ARGS:narrow "@streq 1" "id:10,phase:1,pass,nolog,noauditlog,ctl:ruleRemoveTargetById=23;TX:a"
+SecAction "id:20,phase:1,pass,nolog,noauditlog,setvar:tx.a=1"
+SecAction "id:21,phase:1,pass,nolog,noauditlog,setvar:tx.c=1"
+SecAction "id:22,phase:1,pass,nolog,noauditlog,setvar:tx.d=1"
+SecRule TX:a "@eq 1" "id:23,phase:1,pass,nolog,noauditlog,setvar:tx.b=1"
+SecAction "id:24,phase:1,pass,nolog,noauditlog,setvar:tx.e=1"
+SecRule ARGS:y "@streq 1" "id:25,phase:1,pass,nolog,noauditlog"
+SecRule TX:b "@eq 1" "id:30,phase:1,deny,status:403"
+`
+	on, err := coraza.NewWAF(coraza.NewWAFConfig().WithDirectives(rules).WithPrescreen(true).WithRecordReuse(true).WithQuietMatchesUnrecorded(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ query, want string }{
+		{"x=1", "403"}, {"x=1", "403"}, {"narrow=1", ""}, {"narrow=1", ""}, {"x=1", "403"},
+	} {
+		if got := statusOf(on, tc.query); got != tc.want {
+			t.Errorf("%s: status %q, want %q", tc.query, got, tc.want)
+		}
+	}
+	if runs, rec := coraza.StaticRunState(on); runs != 1 || rec != 1 {
+		t.Errorf("%d static runs, %d recorded; want 1, 1", runs, rec)
+	}
+}

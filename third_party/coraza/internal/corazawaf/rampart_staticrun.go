@@ -4,6 +4,7 @@
 package corazawaf
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -54,10 +55,10 @@ import (
 // skip, allow or interruption pending, and debug logging make a request
 // evaluate the run itself.
 type staticRun struct {
-	order      []int32   // the phase's phaseRules, to tell a rebuilt index
-	start, end int       // the run is order[start:end]
-	ids        []int     // its rule ids, for ctl:ruleRemoveById and target removals
-	idBits     [4]uint64 // the ids' removalBit, to test against Transaction.removalIDs
+	order      []int32  // the phase's phaseRules, to tell a rebuilt index
+	start, end int      // the run is order[start:end]
+	ids        []int    // its rule ids, for ctl:ruleRemoveById and target removals
+	idBits     []idWord // the ids' removalBit, by word, to test against Transaction.removalIDs
 	keys       []runKey
 	captures   bool // a key is a capture variable, TX:0-10
 	snaps      atomic.Pointer[[]*runSnap]
@@ -233,8 +234,7 @@ func (rg *RuleGroup) buildRuns() {
 			}
 			run.end = k + 1
 			run.ids = append(run.ids, r.ID_)
-			b := removalBit(r.ID_)
-			run.idBits[b>>6] |= 1 << (b & 63)
+			run.idBits = addRemovalBit(run.idBits, removalBit(r.ID_))
 			for _, key := range keys {
 				key = strings.ToLower(key)
 				if key == "" || seen[key] {
@@ -263,8 +263,7 @@ func (tx *Transaction) runUsable(run *staticRun, viaSkip bool) bool {
 		return false
 	}
 	removals := len(tx.ruleRemoveByID) != 0 || len(tx.ruleRemoveByIDRanges) != 0
-	if !removals && (len(tx.ruleRemoveTargetByID) == 0 || tx.removalIDs[0]&run.idBits[0] == 0 &&
-		tx.removalIDs[1]&run.idBits[1] == 0 && tx.removalIDs[2]&run.idBits[2] == 0 && tx.removalIDs[3]&run.idBits[3] == 0) {
+	if !removals && (len(tx.ruleRemoveTargetByID) == 0 || !tx.mayHaveRemovalsOf(run.idBits)) {
 		return true // no id of the run has had a target removed
 	}
 	if removals && tx.removesID(0) {
@@ -276,6 +275,34 @@ func (tx *Transaction) runUsable(run *staticRun, viaSkip bool) bool {
 		}
 	}
 	return true
+}
+
+// idWord is a word of a set of removalBits: bits m of Transaction.removalIDs[w].
+type idWord struct {
+	w int32
+	m uint64
+}
+
+// addRemovalBit adds bit b to the set ws (words in increasing order).
+func addRemovalBit(ws []idWord, b uint32) []idWord {
+	w, m := int32(b>>6), uint64(1)<<(b&63)
+	i, found := slices.BinarySearchFunc(ws, w, func(x idWord, w int32) int { return int(x.w - w) })
+	if found {
+		ws[i].m |= m
+		return ws
+	}
+	return slices.Insert(ws, i, idWord{w: w, m: m})
+}
+
+// mayHaveRemovalsOf reports whether a removal may have been made for an
+// id whose bit is in ws.
+func (tx *Transaction) mayHaveRemovalsOf(ws []idWord) bool {
+	for _, x := range ws {
+		if tx.removalIDs[x.w]&x.m != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // runKeyStates returns the run's keys' values in tx. While TX holds only

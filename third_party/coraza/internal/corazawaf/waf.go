@@ -250,7 +250,10 @@ func (w *WAF) newTransaction(opts Options) *Transaction {
 	tx.lastPhase = 0
 	tx.ruleRemoveByID = nil
 	tx.ruleRemoveByIDRanges = nil
-	tx.removalIDs = [4]uint64{}
+	if tx.removalsMade {
+		tx.removalIDs = [removalWords]uint64{}
+		tx.removalsMade = false
+	}
 	// Rampart fork: the list is emptied and kept for the next
 	// ctl:ruleRemoveTarget* (the CRS runs one on most requests), unless a
 	// request made it large.
