@@ -175,6 +175,16 @@ func (a *setvarFn) addVariable(r plugintypes.RuleMetadata, tx plugintypes.Transa
 // firstValue is key's first value in col, "" when it has none; id is
 // key's collections.KeyID, 0 for none.
 func firstValue(col collection.Map, key string, id int32) string {
+	// Rampart fork: the TX Map by its concrete type first (an assertion to
+	// an interface type looks its itab up).
+	if m, ok := col.(*collections.Map); ok {
+		if id > 0 {
+			v, _ := m.GetFirstID(id, key)
+			return v
+		}
+		v, _ := m.GetFirst(key)
+		return v
+	}
 	if g, ok := col.(interface {
 		GetFirstID(int32, string) (string, bool)
 	}); ok && id > 0 {
@@ -286,6 +296,14 @@ var (
 // collection has SetOne (Rampart fork: setvar runs for most rules); id is
 // key's collections.KeyID, 0 for none.
 func setOne(col collection.Map, key string, id int32, value string) {
+	if m, ok := col.(*collections.Map); ok { // Rampart fork: see firstValue
+		if id > 0 {
+			m.SetOneID(id, key, value)
+		} else {
+			m.SetOne(key, value)
+		}
+		return
+	}
 	if c, ok := col.(interface {
 		SetOneID(int32, string, string)
 	}); ok && id > 0 {

@@ -82,7 +82,23 @@ func expandToken(tx plugintypes.TransactionState, token macroToken) string {
 	if token.variable == variables.Unknown {
 		return token.text
 	}
-	switch col := tx.Collection(token.variable).(type) {
+	c := tx.Collection(token.variable)
+	// Rampart fork: the TX Map by its concrete type first (an assertion to
+	// an interface type looks its itab up); what the Keyed case does.
+	if m, ok := c.(*collections.Map); ok {
+		v, found := "", false
+		if token.keyID > 0 {
+			v, found = m.GetFirstID(token.keyID, token.key)
+		} else {
+			v, found = m.GetFirst(token.key)
+		}
+		if found {
+			return v
+		}
+		c = nil
+	}
+	switch col := c.(type) {
+	case nil:
 	case collection.Keyed:
 		// Rampart fork: the first value without the slice when the
 		// collection can give it (collections.Map).
