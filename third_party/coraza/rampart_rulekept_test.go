@@ -34,9 +34,11 @@ func unreadRule(rules string) string {
 }
 
 // A prescreening engine keeps RULE when any rule may read it: as a target
-// (also counted, or in a chained rule), or through a macro in any action
-// or an operator's argument, in any case; and leaves it alone when none
-// does, whatever else a rule says about rules.
+// (also counted, in a chained rule, or added by SecRuleUpdateTargetById),
+// or through a macro in any action (also one SecDefaultAction or
+// SecRuleUpdateActionById gives it) or an operator's argument, in any
+// case; and leaves it alone when none does, whatever else a rule says
+// about rules.
 func TestKeepsRuleWhenRead(t *testing.T) {
 	const base = `SecRule ARGS "@rx a" "id:1,phase:1,pass,log,msg:'a rule, ruleRemoveById',ctl:ruleRemoveById=3"
 SecRule ARGS "@pm b" "id:2,phase:2,pass,log,logdata:'%{MATCHED_VAR}',setvar:tx.rules=+1,chain"
@@ -56,6 +58,11 @@ SecAction "id:3,phase:2,pass,nolog,setvar:'tx.rule_count=%{tx.rules}'"
 		{`SecAction "id:10,phase:5,pass,setvar:'tx.x=%{Rule.severity}'"`, true},
 		{`SecRule ARGS "@streq %{rule.id}" "id:10,phase:2,pass"`, true},
 		{`SecRule ARGS "@rx x" "id:10,phase:2,pass,chain"` + "\n" + `  SecRule ARGS "@rx y" "setvar:'tx.y=%{rule.rev}'"`, true},
+		// Actions a rule gets from elsewhere than its own text.
+		{`SecRuleUpdateActionById 3 "setvar:'tx.y=%{rule.msg}'"`, true},
+		{`SecDefaultAction "phase:2,log,pass,setvar:'tx.z=%{rule.id}'"` + "\n" + `SecRule ARGS "@rx x" "id:10,phase:2"`, true},
+		{`SecRuleUpdateTargetById 3 "RULE:msg"`, true},
+		{`SecRuleUpdateActionById 3 "setvar:'tx.y=%{tx.rules}'"`, false},
 	} {
 		w, err := coraza.NewWAF(coraza.NewWAFConfig().WithDirectives(base + tc.rule).WithPrescreen(true))
 		if err != nil {

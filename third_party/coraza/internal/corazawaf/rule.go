@@ -212,6 +212,9 @@ type Rule struct {
 	// set by EnablePrescreen (Rampart fork).
 	quiet          bool
 	ruleQuietStart bool
+	// actionReadsRule: the value of one of the rule's actions names a RULE
+	// macro (NoteActionValue, readsRule; Rampart fork).
+	actionReadsRule bool
 	// fastReject: a parent rule with one target (fastRejectable), without
 	// transformations, capture or multiMatch, whose operator
 	// is pure (plugintypes.OperatorPure) and whose msg and logdata read no

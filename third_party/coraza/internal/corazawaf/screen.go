@@ -427,19 +427,23 @@ func (rg *RuleGroup) EnablePrescreen() {
 }
 
 // readsRule reports whether r or a rule of its chain may read the RULE
-// collection: as a target, or through a macro (%{rule.msg}) in any of its
-// actions or its operator's argument. Macros are looked for in the rule's
-// SecLang text (a chain's is the parent's), backslashes removed, case
-// ignored; a rule without text, other than a SecMarker, may read it.
+// collection: as a target, or through a macro (%{rule.msg}) in its msg,
+// its logdata, any other action's value (NoteActionValue: also those
+// SecDefaultAction and SecRuleUpdateActionById give it) or its operator's
+// argument. The rule's SecLang text (a chain's is the parent's) is
+// searched too, backslashes removed, case ignored; a rule without text,
+// other than a SecMarker, may read it.
 func readsRule(r *Rule) bool {
 	if r.Raw_ == "" && r.SecMark_ == "" {
 		return true
 	}
-	raw := strings.ToLower(strings.ReplaceAll(r.Raw_, `\`, ""))
-	if strings.Contains(raw, "%{rule") {
+	if mentionsRuleMacro(strings.ReplaceAll(r.Raw_, `\`, "")) {
 		return true
 	}
 	for c := r; c != nil; c = c.Chain {
+		if c.actionReadsRule || c.operator != nil && mentionsRuleMacro(c.operator.Data) {
+			return true
+		}
 		for _, v := range c.variables {
 			if v.Variable == variables.Rule {
 				return true
@@ -452,6 +456,21 @@ func readsRule(r *Rule) bool {
 		}
 	}
 	return false
+}
+
+// mentionsRuleMacro reports whether s holds a macro of RULE (%{rule.…}),
+// case ignored.
+func mentionsRuleMacro(s string) bool {
+	return strings.Contains(strings.ToLower(s), "%{rule")
+}
+
+// NoteActionValue records, for readsRule, whether an action's value (as
+// the SecLang parser gives it to the action) names a RULE macro (Rampart
+// fork).
+func (r *Rule) NoteActionValue(v string) {
+	if mentionsRuleMacro(v) {
+		r.actionReadsRule = true
+	}
 }
 
 // RuleUnread reports whether no rule of the group reads the RULE

@@ -319,6 +319,7 @@ func (rp *RuleParser) applyParsedActions(act []ruleAction) error {
 		if err := action.F.Init(rp.rule, action.Value); err != nil {
 			return err
 		}
+		rp.rule.NoteActionValue(action.Value) // Rampart fork: readsRule
 		if err := rp.rule.AddAction(action.Key, action.F); err != nil {
 			return err
 		}
