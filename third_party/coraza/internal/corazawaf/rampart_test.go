@@ -11,8 +11,10 @@ import (
 	"math/rand"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
 	"github.com/corazawaf/coraza/v3/internal/corazarules"
@@ -363,5 +365,31 @@ func TestHasFoldRune(t *testing.T) {
 		if got := hasFoldRune(s); got != want {
 			t.Fatalf("hasFoldRune(%q) = %v, want %v", s, got, want)
 		}
+	}
+}
+
+// The TIME variables a transaction gets from the WAF's last second
+// (setTimeVariables) are upstream's formatting of its own timestamp: in
+// the same second as an earlier transaction, in a later one, and back in
+// an earlier one.
+func TestTimeVariablesOfTheSecond(t *testing.T) {
+	waf := NewWAF()
+	base := time.Date(2026, 12, 5, 23, 59, 59, 0, time.Local).UnixNano()
+	for _, ts := range []int64{base, base + 400e6, base + 1e9, base + 1e9 + 1, base - 86400e9, base + 3*86400e9 + 7} {
+		tx := waf.NewTransaction()
+		tx.Timestamp = ts
+		tx.setTimeVariables()
+		tm := time.Unix(0, ts)
+		y, m, d := tm.Date()
+		only := tm.Format(time.TimeOnly)
+		want := []string{strconv.FormatInt(tm.Unix(), 10), only, only[0:2], only[3:5], only[6:8],
+			strconv.Itoa(d), strconv.Itoa(int(m)), strconv.Itoa(y), strconv.Itoa(int(tm.Weekday()))}
+		v := tx.variables
+		got := []string{v.timeEpoch.Get(), v.time.Get(), v.timeHour.Get(), v.timeMin.Get(), v.timeSec.Get(),
+			v.timeDay.Get(), v.timeMon.Get(), v.timeYear.Get(), v.timeWday.Get()}
+		if !slices.Equal(got, want) {
+			t.Errorf("%d: %q, want %q", ts, got, want)
+		}
+		tx.Close()
 	}
 }

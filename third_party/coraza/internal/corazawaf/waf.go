@@ -59,6 +59,10 @@ type WAF struct {
 	// tagIndex is RulesWithTag's index (Rampart fork).
 	tagIndex atomic.Pointer[ruleTagIndex]
 
+	// timeVars are the last second's TIME variables (setTimeVariables;
+	// Rampart fork).
+	timeVars atomic.Pointer[timeVars]
+
 	// ruleGroup object, contains all rules and helpers
 	Rules RuleGroup
 
