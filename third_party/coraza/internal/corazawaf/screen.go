@@ -430,14 +430,10 @@ func (rg *RuleGroup) EnablePrescreen() {
 // collection: as a target, or through a macro (%{rule.msg}) in its msg,
 // its logdata, any other action's value (NoteActionValue: also those
 // SecDefaultAction and SecRuleUpdateActionById give it) or its operator's
-// argument. The rule's SecLang text (a chain's is the parent's) is
-// searched too, backslashes removed, case ignored; a rule without text,
-// other than a SecMarker, may read it.
+// argument. A rule the SecLang parser did not make (no text), other than
+// a SecMarker, may read it: its action values were not noted.
 func readsRule(r *Rule) bool {
 	if r.Raw_ == "" && r.SecMark_ == "" {
-		return true
-	}
-	if mentionsRuleMacro(strings.ReplaceAll(r.Raw_, `\`, "")) {
 		return true
 	}
 	for c := r; c != nil; c = c.Chain {
