@@ -60,26 +60,31 @@ func runInspect(b *testing.B, e *Engine, method, target string, body []byte, res
 	start := cpuTime()
 	defer func() { b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op") }()
 	for b.Loop() {
-		r := benchRequest(method, target, body)
-		for _, h := range headers {
-			r.Header.Set(h[0], h[1])
-		}
-		tx, res := e.InspectRequest(r, benchClient)
-		if res.Reject {
-			b.Fatalf("benign request rejected: %+v", res)
-		}
-		if r.Body != nil {
-			io.Copy(io.Discard, r.Body)
-		}
-		if resp != nil {
-			rs := resp()
-			if res := tx.InspectResponse(rs); res.Reject {
-				b.Fatalf("benign response rejected: %+v", res)
-			}
-			io.Copy(io.Discard, rs.Body)
-		}
-		tx.Close()
+		exchange(b, e, method, target, body, resp, headers...)
 	}
+}
+
+// exchange is one request (and, with resp set, its response) through e.
+func exchange(b *testing.B, e *Engine, method, target string, body []byte, resp func() *http.Response, headers ...[2]string) {
+	r := benchRequest(method, target, body)
+	for _, h := range headers {
+		r.Header.Set(h[0], h[1])
+	}
+	tx, res := e.InspectRequest(r, benchClient)
+	if res.Reject {
+		b.Fatalf("benign request rejected: %+v", res)
+	}
+	if r.Body != nil {
+		io.Copy(io.Discard, r.Body)
+	}
+	if resp != nil {
+		rs := resp()
+		if res := tx.InspectResponse(rs); res.Reject {
+			b.Fatalf("benign response rejected: %+v", res)
+		}
+		io.Copy(io.Discard, rs.Body)
+	}
+	tx.Close()
 }
 
 // benchResponse is the bench origin's answer: status 200, its headers, body.
@@ -102,7 +107,7 @@ func benchResponse(contentType string, body []byte) func() *http.Response {
 // BenchmarkInspectGET is the bench's "WAF GET 1 KB" request at PL1.
 func BenchmarkInspectGET(b *testing.B) {
 	e := benchEngine(b, false)
-	runInspect(b, e, "GET", "/nostore/1k?id=42&q=blue+widgets&page=2", nil, nil)
+	runInspect(b, e, "GET", benchGET, nil, nil)
 }
 
 // BenchmarkInspectJSON4K is the bench's "WAF POST 4 KB JSON (70 objects)" request at PL1.
@@ -115,8 +120,14 @@ func BenchmarkInspectJSON4K(b *testing.B) {
 // too: the bench origin's 1 KB text/plain answer.
 func BenchmarkExchangeGET(b *testing.B) {
 	e := benchEngine(b, true)
-	runInspect(b, e, "GET", "/nostore/1k?id=42&q=blue+widgets&page=2", nil,
-		benchResponse("text/plain; charset=utf-8", bytes.Repeat([]byte("rampart!"), 128)))
+	runInspect(b, e, "GET", benchGET, nil, benchText1K())
+}
+
+// benchGET is the bench's WAF GET target, benchText1K the origin's answer.
+const benchGET = "/nostore/1k?id=42&q=blue+widgets&page=2"
+
+func benchText1K() func() *http.Response {
+	return benchResponse("text/plain; charset=utf-8", bytes.Repeat([]byte("rampart!"), 128))
 }
 
 // BenchmarkExchangeGETCold is BenchmarkExchangeGET with the CPU's caches
@@ -126,22 +137,10 @@ func BenchmarkExchangeGET(b *testing.B) {
 // not. ns/op is the exchange alone (wall time: run it on a quiet machine).
 func BenchmarkExchangeGETCold(b *testing.B) {
 	e := benchEngine(b, true)
-	resp := benchResponse("text/plain; charset=utf-8", bytes.Repeat([]byte("rampart!"), 128))
+	resp := benchText1K()
 	evict := make([]byte, 16<<20)
-	exchange := func() {
-		tx, res := e.InspectRequest(benchRequest("GET", "/nostore/1k?id=42&q=blue+widgets&page=2", nil), benchClient)
-		if res.Reject {
-			b.Fatalf("benign request rejected: %+v", res)
-		}
-		rs := resp()
-		if res := tx.InspectResponse(rs); res.Reject {
-			b.Fatalf("benign response rejected: %+v", res)
-		}
-		io.Copy(io.Discard, rs.Body)
-		tx.Close()
-	}
 	for range 200 { // the DFAs' states and the static runs' recordings
-		exchange()
+		exchange(b, e, "GET", benchGET, nil, resp)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -150,7 +149,7 @@ func BenchmarkExchangeGETCold(b *testing.B) {
 			evict[j]++
 		}
 		b.StartTimer()
-		exchange()
+		exchange(b, e, "GET", benchGET, nil, resp)
 	}
 }
 

@@ -151,7 +151,7 @@ func differentialCorpus(t testing.TB) []corpusRequest {
 		}
 	}
 	bench := []corpusRequest{
-		{name: "bench-get", method: "GET", uri: "/nostore/1k?id=42&q=blue+widgets&page=2"},
+		{name: "bench-get", method: "GET", uri: benchGET},
 		{name: "bench-orders", method: "POST", uri: "/api", body: OrdersJSON(),
 			headers: [][2]string{{"Content-Type", "application/json"}}},
 	}
