@@ -3,8 +3,10 @@ package waf
 import (
 	"bytes"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -185,5 +187,61 @@ func TestInspectRequestID(t *testing.T) {
 		if res.Reject {
 			t.Errorf("id %q: %+v, want no match", id, res)
 		}
+	}
+}
+
+// TestResponseBodiesThroughPooledBuffers: response bodies are read into
+// buffers that go back to a pool at Close, and RESPONSE_BODY is the
+// engine's body buffer rather than a copy. Bodies of changing sizes, two
+// transactions open at once, each body replayed whole and judged on its
+// own bytes (a rule that rejects "secret-7" and logs the body it saw).
+func TestResponseBodiesThroughPooledBuffers(t *testing.T) {
+	e, err := Compile(api.WAFPolicy{Mode: api.WAFBlock, InspectResponse: true, CustomRules: []string{
+		`SecRule RESPONSE_BODY "@contains secret-7" "id:100,phase:4,deny,status:403,log,msg:'leak'"`,
+	}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := func(i int) string {
+		n := []int{2000, 10, 70000, 300, 4096}[i%5]
+		tag := "benign-" + strconv.Itoa(i) + " "
+		if i%3 == 0 {
+			tag = "secret-7 " + strconv.Itoa(i) + " "
+		}
+		return tag + strings.Repeat(string(rune('a'+i%26)), n)
+	}
+	inspect := func(i int) (*Tx, *http.Response, Result) {
+		r := httptest.NewRequest("GET", "/page", nil)
+		tx, res := e.InspectRequest(r, client)
+		if res.Reject {
+			t.Fatalf("request %d rejected: %+v", i, res)
+		}
+		b := body(i)
+		resp := &http.Response{StatusCode: 200, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header:        http.Header{"Content-Type": {"text/plain"}, "Content-Length": {strconv.Itoa(len(b))}},
+			ContentLength: int64(len(b)), Body: io.NopCloser(strings.NewReader(b))}
+		return tx, resp, tx.InspectResponse(resp)
+	}
+	check := func(i int, resp *http.Response, res Result) {
+		t.Helper()
+		got, err := io.ReadAll(resp.Body)
+		if want := body(i); err != nil || string(got) != want {
+			t.Fatalf("response %d replayed %d bytes (%v), want %d", i, len(got), err, len(want))
+		}
+		secret := i%3 == 0
+		if res.Reject != secret {
+			t.Fatalf("response %d: reject %v, want %v (%+v)", i, res.Reject, secret, res)
+		}
+		if secret && !strings.Contains(res.Matched, "100:RESPONSE_BODY=secret-7 "+strconv.Itoa(i)+" ") {
+			t.Fatalf("response %d: matched %q, not its own body", i, res.Matched)
+		}
+	}
+	for i := 0; i < 40; i += 2 {
+		txA, respA, resA := inspect(i)
+		txB, respB, resB := inspect(i + 1)
+		check(i, respA, resA)
+		check(i+1, respB, resB)
+		txA.Close()
+		txB.Close()
 	}
 }

@@ -1,12 +1,12 @@
 package waf
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
 	"github.com/corazawaf/coraza/v3/types"
@@ -52,6 +52,9 @@ type Result struct {
 type Tx struct {
 	e  *Engine
 	tx types.Transaction
+	// body holds the response body InspectResponse read (from bodyPool);
+	// the replay reads it until Close.
+	body *[]byte
 }
 
 // InspectRequest judges r before it is forwarded. client is the client's
@@ -115,15 +118,14 @@ func (e *Engine) InspectRequestID(r *http.Request, client netip.Addr, id string)
 	}
 	if r.Body != nil && r.Body != http.NoBody && tx.IsRequestBodyAccessible() {
 		limit := p.RequestBodyLimit
-		read, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+		read, err := readAll(io.LimitReader(r.Body, limit+1), r.ContentLength, limit+1, nil)
 		buf := read
 		over := int64(len(read)) > limit
 		if over {
 			buf = read[:limit]
 		}
 		// The origin still gets every byte: what was read, then the rest.
-		rest := r.Body
-		r.Body = replayBody{Reader: io.MultiReader(bytes.NewReader(read), rest), c: rest}
+		r.Body = &replayBody{b: read, rest: r.Body}
 		if err != nil {
 			// A client that stops sending mid-body: inspect what came, the
 			// forward will fail on the same error.
@@ -143,21 +145,34 @@ func (e *Engine) InspectRequestID(r *http.Request, client netip.Addr, id string)
 
 // replayBody forwards the inspected bytes then the rest of the body.
 type replayBody struct {
-	io.Reader
-	c io.Closer
+	b    []byte
+	rest io.ReadCloser
 }
 
-func (b replayBody) Close() error { return b.c.Close() }
+func (r *replayBody) Read(p []byte) (int, error) {
+	if len(r.b) > 0 {
+		n := copy(p, r.b)
+		r.b = r.b[n:]
+		return n, nil
+	}
+	return r.rest.Read(p)
+}
 
-// readAll is io.ReadAll with room for size bytes (the response's
-// Content-Length, -1 when unknown) from the start: a 1 KB body is read into
-// one buffer rather than three.
-func readAll(r io.Reader, size int64) ([]byte, error) {
+func (r *replayBody) Close() error { return r.rest.Close() }
+
+// readAll is io.ReadAll into b's spare room (b may be nil), with room for
+// size bytes (a Content-Length, -1 when unknown; ignored beyond max, what
+// r is limited to) from the start: a 1 KB body is read into one buffer
+// rather than three, a 4 KB one into one rather than seven.
+func readAll(r io.Reader, size, max int64, b []byte) ([]byte, error) {
 	c := 512
-	if size > 0 && size < ResponseBodyLimit {
+	if size > 0 && size < max {
 		c = int(size) + 1 // the last read finds EOF without growing b
 	}
-	b := make([]byte, 0, c)
+	if cap(b) < c {
+		b = make([]byte, 0, c)
+	}
+	b = b[:0]
 	for {
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
@@ -179,7 +194,9 @@ func (t *Tx) InspectsResponse() bool { return t != nil && t.e.policy.InspectResp
 
 // InspectResponse judges the origin's response before the client sees it.
 // A text body (text/plain, text/html, text/xml) is read up to
-// ResponseBodyLimit and resp.Body replaced so it can still be sent in full.
+// ResponseBodyLimit and resp.Body replaced so it can still be sent in full;
+// the replacement reads a buffer the Tx holds, so it must be read before
+// Close.
 func (t *Tx) InspectResponse(resp *http.Response) Result {
 	res := Result{Enforce: t.e.policy.Mode == api.WAFBlock}
 	tx := t.tx
@@ -192,9 +209,15 @@ func (t *Tx) InspectResponse(resp *http.Response) Result {
 		return t.result(res, it, true)
 	}
 	if resp.Body != nil && resp.Body != http.NoBody && tx.IsResponseBodyAccessible() && tx.IsResponseBodyProcessable() {
-		buf, err := readAll(io.LimitReader(resp.Body, ResponseBodyLimit), resp.ContentLength)
-		rest := resp.Body
-		resp.Body = replayBody{Reader: io.MultiReader(bytes.NewReader(buf), rest), c: rest}
+		if t.body == nil {
+			t.body, _ = bodyPool.Get().(*[]byte)
+			if t.body == nil {
+				t.body = new([]byte)
+			}
+		}
+		buf, err := readAll(io.LimitReader(resp.Body, ResponseBodyLimit), resp.ContentLength, ResponseBodyLimit, *t.body)
+		*t.body = buf
+		resp.Body = &replayBody{b: buf, rest: resp.Body}
 		if err == nil {
 			if it, _, err := tx.WriteResponseBody(buf); it != nil || err != nil {
 				return t.result(res, it, true)
@@ -218,7 +241,21 @@ func (t *Tx) Close() {
 		t.tx.ProcessLogging()
 	}
 	t.tx.Close()
+	if b := t.body; b != nil {
+		t.body = nil
+		if cap(*b) <= maxPooledBody {
+			*b = (*b)[:0]
+			bodyPool.Put(b)
+		}
+	}
 }
+
+// bodyPool holds the buffers InspectResponse reads bodies into, of up to
+// maxPooledBody bytes: a response's buffer is back in the pool once its
+// Tx is closed, the body sent.
+var bodyPool sync.Pool // of *[]byte
+
+const maxPooledBody = 64 << 10
 
 // detectionOnly is what Coraza's transaction offers beyond types.Transaction
 // to tell what DetectionOnly mode would have done.

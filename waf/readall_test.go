@@ -23,7 +23,7 @@ func TestReadAll(t *testing.T) {
 				"failing": func() io.Reader { return io.MultiReader(bytes.NewReader(body[:n]), iotest.ErrReader(boom)) },
 			}
 			for name, r := range readers {
-				got, gotErr := readAll(io.LimitReader(r(), ResponseBodyLimit), size)
+				got, gotErr := readAll(io.LimitReader(r(), ResponseBodyLimit), size, ResponseBodyLimit, nil)
 				want, wantErr := io.ReadAll(io.LimitReader(r(), ResponseBodyLimit))
 				if !bytes.Equal(got, want) || !errors.Is(gotErr, wantErr) && gotErr != wantErr {
 					t.Errorf("%s, %d bytes, size %d: got %d bytes, %v; want %d bytes, %v", name, n, size, len(got), gotErr, len(want), wantErr)
@@ -33,7 +33,7 @@ func TestReadAll(t *testing.T) {
 	}
 	// The limit still holds with a Content-Length that claims less.
 	big := bytes.Repeat([]byte("x"), ResponseBodyLimit+100)
-	got, err := readAll(io.LimitReader(bytes.NewReader(big), ResponseBodyLimit), 10)
+	got, err := readAll(io.LimitReader(bytes.NewReader(big), ResponseBodyLimit), 10, ResponseBodyLimit, nil)
 	if err != nil || len(got) != ResponseBodyLimit {
 		t.Errorf("over the limit: %d bytes, %v; want %d", len(got), err, ResponseBodyLimit)
 	}

@@ -74,7 +74,9 @@ type WAFConfig interface {
 	// MatchedRules list over those of the transaction the pool gave it
 	// before (Rampart fork; off by default). The MatchedRule and MatchData
 	// values of a transaction are then valid only until it is closed; the
-	// error callback gets them while they are valid.
+	// error callback gets them while they are valid. RESPONSE_BODY is then
+	// the transaction's body buffer rather than a copy: a value taken from
+	// it is likewise valid only until Close.
 	WithRecordReuse(on bool) WAFConfig
 
 	// WithQuietMatchesUnrecorded leaves out of MatchedRules the matches of

@@ -173,7 +173,14 @@ func (br *BodyBuffer) Size() int64 {
 
 // Reset will reset buffers and delete temporary files
 func (br *BodyBuffer) Reset() error {
-	br.buffer.Reset()
+	// Rampart fork: a pooled transaction keeps a buffer of up to
+	// maxKeptBodyBuffer bytes for the next one; a larger one is dropped
+	// rather than held by an idle transaction.
+	if br.buffer.Cap() > maxKeptBodyBuffer {
+		br.buffer = &bytes.Buffer{}
+	} else {
+		br.buffer.Reset()
+	}
 	br.length = 0
 
 	// close all readers, this is important because connectors may have
@@ -194,6 +201,18 @@ func (br *BodyBuffer) Reset() error {
 	}
 
 	return nil
+}
+
+// maxKeptBodyBuffer bounds the memory buffer Reset keeps (Rampart fork).
+const maxKeptBodyBuffer = 64 << 10
+
+// inMemory returns the body when it is in the memory buffer (Rampart
+// fork): the buffer's bytes, valid until the next Write or Reset.
+func (br *BodyBuffer) inMemory() ([]byte, bool) {
+	if br.writer != nil {
+		return nil, false
+	}
+	return br.buffer.Bytes(), true
 }
 
 // NewBodyBuffer Initializes a body reader

@@ -177,7 +177,8 @@ type WAF struct {
 	// RecordReuse lets a transaction write its match records (MatchedRule,
 	// MatchData) and its MatchedRules list over those of the transaction
 	// the pool gave it before (Rampart fork; WAFConfig.WithRecordReuse):
-	// they are then valid only until the transaction is closed.
+	// they are then valid only until the transaction is closed. So is
+	// RESPONSE_BODY, which is then the body buffer's bytes (not a copy).
 	RecordReuse bool
 
 	// QuietUnrecorded leaves the matches of quiet rules (Rule.unrecorded)
