@@ -6,6 +6,7 @@ package transformations
 import (
 	"math/rand"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -79,5 +80,21 @@ func TestIdentityTriggersUnknown(t *testing.T) {
 	outside := func(s string) (string, bool, error) { return s, false, nil }
 	if _, ok := IdentityTriggers(outside); ok || Pure(outside) {
 		t.Error("a transformation from outside the package has an identity mask or is called pure")
+	}
+}
+
+// TestClassMaskEveryByte: ClassMask is the classes of every byte of its
+// value, wherever the byte is (the eight-byte steps and the tail).
+func TestClassMaskEveryByte(t *testing.T) {
+	for n := 0; n <= 20; n++ {
+		for c := 0; c < 256; c++ {
+			for at := 0; at < n; at++ {
+				b := []byte(strings.Repeat("0", n))
+				b[at] = byte(c)
+				if got, want := ClassMask(string(b)), uint64(classAny)|byteClass[c]; got != want {
+					t.Fatalf("%q: mask %x, want %x", b, got, want)
+				}
+			}
+		}
 	}
 }
