@@ -41,6 +41,10 @@ type Set struct {
 	edges  []edge
 	outs   []outWord
 	owners int
+	// maxLen is the longest literal's length; a value of at least
+	// splitMin bytes, and four times maxLen, is scanned as two halves at
+	// once (scanPair).
+	maxLen, splitMin int
 }
 
 // outWord is one word of a state's owners bitset: the bits mask of
@@ -66,6 +70,9 @@ type edge struct {
 // maxDenseEntries bounds the dense table (4 bytes an entry).
 const maxDenseEntries = 1 << 16
 
+// defaultSplitMin is the shortest value scanned as two halves at once.
+const defaultSplitMin = 128
+
 var lower = func() (t [256]byte) {
 	for i := range t {
 		c := byte(i)
@@ -89,12 +96,13 @@ func newSet(literals [][]string, maxDense int) *Set {
 		owners []int32
 	}
 	states := []trieState{{next: map[byte]int32{}}}
-	m := &Set{owners: len(literals)}
+	m := &Set{owners: len(literals), splitMin: defaultSplitMin}
 	for owner, lits := range literals {
 		for _, lit := range lits {
 			if lit == "" {
 				continue
 			}
+			m.maxLen = max(m.maxLen, len(lit))
 			s := int32(0)
 			for i := 0; i < len(lit); i++ {
 				c := lower[lit[i]]
@@ -240,6 +248,10 @@ func (m *Set) Words() int { return (m.owners + 63) / 64 }
 // ScanBits sets, in found (Words() long, cleared by the caller), the bit
 // of every owner with a literal in s: bit o%64 of found[o/64].
 func (m *Set) ScanBits(s string, found []uint64) {
+	if len(s) >= m.splitMin && len(s) >= 4*m.maxLen {
+		m.scanPair(s, found)
+		return
+	}
 	shift := m.shift
 	limit := uint32(m.dense) << shift
 	delta := unsafe.Pointer(unsafe.SliceData(m.delta))
@@ -261,6 +273,66 @@ func (m *Set) ScanBits(s string, found []uint64) {
 				found[o.w] |= o.m
 			}
 		}
+	}
+}
+
+// scanPair is ScanBits for a long value: it walks two halves of s at
+// once, each from the root, so that the two chains of dependent table
+// look-ups overlap in the CPU (one walk waits on each load before the
+// next). The first half runs maxLen-1 bytes past where the second begins:
+// an occurrence starting in the first half ends within it, one starting
+// later lies in the second, and a walk from the root finds every
+// occurrence inside what it walks.
+func (m *Set) scanPair(s string, found []uint64) {
+	mid := (len(s) - m.maxLen + 1) / 2
+	a, b := s[:mid+m.maxLen-1], s[mid:] // len(b) is len(a) or one more
+	shift := m.shift
+	limit := uint32(m.dense) << shift
+	delta := unsafe.Pointer(unsafe.SliceData(m.delta))
+	ra, rb := uint32(0), uint32(0)
+	for i := 0; i < len(a); i++ {
+		ca, cb := a[i], b[i]
+		cla, clb := uint32(m.rawClass[ca]), uint32(m.rawClass[cb])
+		var da, db int32
+		if ra < limit {
+			da = *(*int32)(unsafe.Add(delta, uintptr(ra+cla)*4))
+		} else {
+			da = m.entry(m.deepNext(int32(ra>>shift), lower[ca], int32(cla)))
+		}
+		if rb < limit {
+			db = *(*int32)(unsafe.Add(delta, uintptr(rb+clb)*4))
+		} else {
+			db = m.entry(m.deepNext(int32(rb>>shift), lower[cb], int32(clb)))
+		}
+		ra, rb = uint32(da)>>1, uint32(db)>>1
+		if da&1 != 0 {
+			m.mark(ra>>shift, found)
+		}
+		if db&1 != 0 {
+			m.mark(rb>>shift, found)
+		}
+	}
+	for i := len(a); i < len(b); i++ {
+		cb := b[i]
+		clb := uint32(m.rawClass[cb])
+		var db int32
+		if rb < limit {
+			db = *(*int32)(unsafe.Add(delta, uintptr(rb+clb)*4))
+		} else {
+			db = m.entry(m.deepNext(int32(rb>>shift), lower[cb], int32(clb)))
+		}
+		rb = uint32(db) >> 1
+		if db&1 != 0 {
+			m.mark(rb>>shift, found)
+		}
+	}
+}
+
+// mark sets the bits of state st's owners in found.
+func (m *Set) mark(st uint32, found []uint64) {
+	o := &m.states[st]
+	for _, o := range m.outs[o.outLo : o.outLo+o.nOuts] {
+		found[o.w] |= o.m
 	}
 }
 

@@ -15,13 +15,17 @@ import (
 // nest (the cases suffix links exist for), with every state in the dense
 // table and with only the root's row there (every step but the root's
 // through edges and suffix links).
+//
+// Inputs of up to 40 bytes with splitMin 1 are scanned as two halves
+// (scanPair) whenever they are four times the longest literal.
 func TestScanFindsEveryOwner(t *testing.T) {
 	for _, maxDense := range []int{maxDenseEntries, 0, 40} {
-		testScanFindsEveryOwner(t, maxDense)
+		testScanFindsEveryOwner(t, maxDense, defaultSplitMin, 12)
+		testScanFindsEveryOwner(t, maxDense, 1, 40)
 	}
 }
 
-func testScanFindsEveryOwner(t *testing.T, maxDense int) {
+func testScanFindsEveryOwner(t *testing.T, maxDense, splitMin, maxInput int) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	word := func(n int) string {
 		const alphabet = "abAB.c"
@@ -39,13 +43,14 @@ func testScanFindsEveryOwner(t *testing.T, maxDense int) {
 			}
 		}
 		set := newSet(lits, maxDense)
+		set.splitMin = splitMin
 		slots := make([]int32, len(lits))
 		for i := range slots {
 			slots[i] = int32(i)
 		}
 		bits := make([]uint64, set.Words())
 		for range 50 {
-			in := word(rng.IntN(12))
+			in := word(rng.IntN(maxInput))
 			clear(bits)
 			set.ScanBits(in, bits)
 			var got []int32
