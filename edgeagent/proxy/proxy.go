@@ -137,6 +137,8 @@ const (
 	ActionTooLarge    = "body_too_large"
 )
 
+var entryPool = sync.Pool{New: func() any { return new(accesslog.Entry) }}
+
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -146,7 +148,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.requests.Add(1)
 
 	client := h.cfg.ClientIP.Resolve(r.RemoteAddr, r.Header["X-Forwarded-For"])
-	e := accesslog.Entry{
+	// The entry is the request's until the log and the observers have
+	// read it: no goroutine keeps it, so it goes back to a pool (its
+	// ~450 bytes were the largest allocation of a proxied request).
+	e := entryPool.Get().(*accesslog.Entry)
+	*e = accesslog.Entry{
 		Time:         start,
 		ReqID:        newRequestID(),
 		Method:       r.Method,
@@ -167,11 +173,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		e.Duration = time.Since(start)
 		if h.cfg.Log != nil {
-			h.cfg.Log.Log(&e)
+			h.cfg.Log.Log(e)
 		}
 		if h.cfg.Observer != nil {
-			h.cfg.Observer.Observe(&e)
+			h.cfg.Observer.Observe(e)
 		}
+		*e = accesslog.Entry{}
+		entryPool.Put(e)
 	}()
 
 	host := canonicalHost(r.Host)
@@ -181,17 +189,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A Host this edge does not serve, or one that differs from the TLS
 		// name the connection was opened for (domain fronting).
 		e.Action, e.Status = ActionMisdirected, http.StatusMisdirectedRequest
-		WriteError(w, &e, "misdirected request: this edge does not serve that host on this connection")
+		WriteError(w, e, "misdirected request: this edge does not serve that host on this connection")
 		return
 	}
 
-	if r.TLS == nil && h.serveChallenge(w, r, &e) {
+	if r.TLS == nil && h.serveChallenge(w, r, e) {
 		return
 	}
 	if r.TLS == nil && site.HTTPS.HTTPMode() != api.HTTPAllow {
 		e.Action = ActionHTTPS
 		e.Status = redirectStatus(r.Method, 0)
-		h.redirect(w, &e, "https://"+host+r.URL.RequestURI())
+		h.redirect(w, e, "https://"+host+r.URL.RequestURI())
 		return
 	}
 	if r.TLS != nil && site.HSTS != "" {
@@ -199,10 +207,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if to, status, ok := matchRedirect(site, r); ok {
 		e.Action, e.Status = ActionRedirect, status
-		h.redirect(w, &e, to)
+		h.redirect(w, e, to)
 		return
 	}
-	h.forward(w, r, site, &e)
+	h.forward(w, r, site, e)
 }
 
 func (h *Handler) redirect(w http.ResponseWriter, e *accesslog.Entry, to string) {
