@@ -9,8 +9,8 @@ import (
 )
 
 // TestReadAll: readAll reads what io.ReadAll reads, whatever the size it
-// is told (right, too small, too large, unknown) and however the reader
-// hands out its bytes, errors included.
+// is told (right, too small, too large, unknown), whatever buffer it is
+// given and however the reader hands out its bytes, errors included.
 func TestReadAll(t *testing.T) {
 	body := bytes.Repeat([]byte("rampart!"), 300) // 2400 bytes
 	boom := errors.New("boom")
@@ -23,10 +23,14 @@ func TestReadAll(t *testing.T) {
 				"failing": func() io.Reader { return io.MultiReader(bytes.NewReader(body[:n]), iotest.ErrReader(boom)) },
 			}
 			for name, r := range readers {
-				got, gotErr := readAll(io.LimitReader(r(), ResponseBodyLimit), size, ResponseBodyLimit, nil)
-				want, wantErr := io.ReadAll(io.LimitReader(r(), ResponseBodyLimit))
-				if !bytes.Equal(got, want) || !errors.Is(gotErr, wantErr) && gotErr != wantErr {
-					t.Errorf("%s, %d bytes, size %d: got %d bytes, %v; want %d bytes, %v", name, n, size, len(got), gotErr, len(want), wantErr)
+				// No buffer, one too small and one with room (both holding
+				// a previous body, as a pooled one does).
+				for _, into := range [][]byte{nil, bytes.Repeat([]byte("old"), 10)[:7], bytes.Repeat([]byte("old"), 1500)[:9]} {
+					got, gotErr := readAll(io.LimitReader(r(), ResponseBodyLimit), size, ResponseBodyLimit, into)
+					want, wantErr := io.ReadAll(io.LimitReader(r(), ResponseBodyLimit))
+					if !bytes.Equal(got, want) || !errors.Is(gotErr, wantErr) && gotErr != wantErr {
+						t.Errorf("%s, %d bytes, size %d, buffer cap %d: got %d bytes, %v; want %d bytes, %v", name, n, size, cap(into), len(got), gotErr, len(want), wantErr)
+					}
 				}
 			}
 		}
