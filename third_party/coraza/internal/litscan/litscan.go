@@ -252,10 +252,15 @@ func (m *Set) ScanBits(s string, found []uint64) {
 		m.scanPair(s, found)
 		return
 	}
+	m.walk(s, 0, found)
+}
+
+// walk steps over s from the state whose row is row (the root's is 0),
+// setting in found the owners of every state it enters.
+func (m *Set) walk(s string, row uint32, found []uint64) {
 	shift := m.shift
 	limit := uint32(m.dense) << shift
 	delta := unsafe.Pointer(unsafe.SliceData(m.delta))
-	row := uint32(0) // the state's row; the root's is 0
 	for i := 0; i < len(s); i++ {
 		cl := uint32(m.rawClass[s[i]])
 		var d int32
@@ -268,10 +273,7 @@ func (m *Set) ScanBits(s string, found []uint64) {
 		}
 		row = uint32(d) >> 1
 		if d&1 != 0 {
-			o := &m.states[row>>shift]
-			for _, o := range m.outs[o.outLo : o.outLo+o.nOuts] {
-				found[o.w] |= o.m
-			}
+			m.mark(row>>shift, found)
 		}
 	}
 }
@@ -312,20 +314,7 @@ func (m *Set) scanPair(s string, found []uint64) {
 			m.mark(rb>>shift, found)
 		}
 	}
-	for i := len(a); i < len(b); i++ {
-		cb := b[i]
-		clb := uint32(m.rawClass[cb])
-		var db int32
-		if rb < limit {
-			db = *(*int32)(unsafe.Add(delta, uintptr(rb+clb)*4))
-		} else {
-			db = m.entry(m.deepNext(int32(rb>>shift), lower[cb], int32(clb)))
-		}
-		rb = uint32(db) >> 1
-		if db&1 != 0 {
-			m.mark(rb>>shift, found)
-		}
-	}
+	m.walk(b[len(a):], rb, found) // the byte b has beyond a, if any
 }
 
 // mark sets the bits of state st's owners in found.
