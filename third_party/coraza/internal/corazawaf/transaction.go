@@ -1642,12 +1642,26 @@ func (tx *Transaction) ProcessResponseBody() (*types.Interruption, error) {
 		return tx.interruption, nil
 	}
 
+	bp := tx.variables.resBodyProcessor.Get()
+	if b, ok := tx.responseBodyBuffer.inMemory(); ok && bp == "" && tx.WAF.RecordReuse {
+		// Rampart fork: with record reuse RESPONSE_BODY is the body
+		// buffer's bytes, not a copy of them (and no reader is made). The
+		// buffer is not written again before Close (a later write
+		// appends), and the pooled transaction's next body overwrites it
+		// only after Close, when what this one matched is no longer valid
+		// anyway (WAFConfig.WithRecordReuse).
+		tx.variables.responseContentLength.Set(strconv.Itoa(len(b)))
+		tx.variables.responseBody.Set(unsafe.String(unsafe.SliceData(b), len(b)))
+		tx.WAF.Rules.Eval(types.PhaseResponseBody, tx)
+		return tx.interruption, nil
+	}
+
 	reader, err := tx.responseBodyBuffer.Reader()
 	if err != nil {
 		return tx.interruption, err
 	}
 
-	if bp := tx.variables.resBodyProcessor.Get(); bp != "" {
+	if bp != "" {
 		b, err := bodyprocessors.GetBodyProcessor(bp)
 		if err != nil {
 			tx.generateResponseBodyError(errors.New("invalid body processor"))
@@ -1663,15 +1677,6 @@ func (tx *Transaction) ProcessResponseBody() (*types.Interruption, error) {
 			tx.debugLogger.Error().Err(err).Msg("Failed to process response body")
 			tx.generateResponseBodyError(err)
 		}
-	} else if b, ok := tx.responseBodyBuffer.inMemory(); ok && tx.WAF.RecordReuse {
-		// Rampart fork: with record reuse RESPONSE_BODY is the body
-		// buffer's bytes, not a copy of them. The buffer is not written
-		// again before Close (a later write appends), and the pooled
-		// transaction's next body overwrites it only after Close, when
-		// what this one matched is no longer valid anyway
-		// (WAFConfig.WithRecordReuse).
-		tx.variables.responseContentLength.Set(strconv.Itoa(len(b)))
-		tx.variables.responseBody.Set(unsafe.String(unsafe.SliceData(b), len(b)))
 	} else {
 		buf := new(strings.Builder)
 		length, err := io.Copy(buf, reader)
