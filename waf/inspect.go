@@ -210,10 +210,7 @@ func (t *Tx) InspectResponse(resp *http.Response) Result {
 	}
 	if resp.Body != nil && resp.Body != http.NoBody && tx.IsResponseBodyAccessible() && tx.IsResponseBodyProcessable() {
 		if t.body == nil {
-			t.body, _ = bodyPool.Get().(*[]byte)
-			if t.body == nil {
-				t.body = new([]byte)
-			}
+			t.body = bodyPool.Get().(*[]byte)
 		}
 		buf, err := readAll(io.LimitReader(resp.Body, ResponseBodyLimit), resp.ContentLength, ResponseBodyLimit, *t.body)
 		*t.body = buf
@@ -253,7 +250,7 @@ func (t *Tx) Close() {
 // bodyPool holds the buffers InspectResponse reads bodies into, of up to
 // maxPooledBody bytes: a response's buffer is back in the pool once its
 // Tx is closed, the body sent.
-var bodyPool sync.Pool // of *[]byte
+var bodyPool = sync.Pool{New: func() any { return new([]byte) }}
 
 const maxPooledBody = 64 << 10
 
