@@ -130,6 +130,46 @@ func benchText1K() func() *http.Response {
 	return benchResponse("text/plain; charset=utf-8", bytes.Repeat([]byte("rampart!"), 128))
 }
 
+// BenchmarkExchangeGETInflight is BenchmarkExchangeGET with 64
+// transactions in flight, as the edge has under wrk -c64: one per
+// connection, held from the request's inspection across the origin's
+// round trip to the response's. Each exchange's response is inspected 64
+// requests after its request, on a transaction whose state has been out of
+// use (and out of the caches) since; the pool hands out transactions in
+// the same rotation. Against BenchmarkExchangeGET this is the cost of the
+// transactions' working set.
+func BenchmarkExchangeGETInflight(b *testing.B) {
+	e := benchEngine(b, true)
+	resp := benchText1K()
+	ring := make([]*Tx, 64)
+	b.ReportAllocs()
+	start := cpuTime()
+	i := 0
+	for b.Loop() {
+		slot := i % len(ring)
+		i++
+		if tx := ring[slot]; tx != nil {
+			rs := resp()
+			if res := tx.InspectResponse(rs); res.Reject {
+				b.Fatalf("benign response rejected: %+v", res)
+			}
+			io.Copy(io.Discard, rs.Body)
+			tx.Close()
+		}
+		tx, res := e.InspectRequest(benchRequest("GET", benchGET, nil), benchClient)
+		if res.Reject {
+			b.Fatalf("benign request rejected: %+v", res)
+		}
+		ring[slot] = tx
+	}
+	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+	for _, tx := range ring {
+		if tx != nil {
+			tx.Close()
+		}
+	}
+}
+
 // BenchmarkExchangeGETCold is BenchmarkExchangeGET with the CPU's caches
 // evicted before every exchange (a 16 MiB walk, not timed), as wrk, the
 // origin and the kernel evict them between a request's phases in the edge:
