@@ -135,9 +135,10 @@ func benchText1K() func() *http.Response {
 // connection, held from the request's inspection across the origin's
 // round trip to the response's. Each exchange's response is inspected 64
 // requests after its request, on a transaction whose state has been out of
-// use (and out of the caches) since; the pool hands out transactions in
-// the same rotation. Against BenchmarkExchangeGET this is the cost of the
-// transactions' working set.
+// use (and out of the caches) since; its request was inspected on the
+// transaction the previous exchange closed, as the pool hands them out.
+// Against BenchmarkExchangeGET this is the cost of the transactions'
+// working set.
 func BenchmarkExchangeGETInflight(b *testing.B) {
 	e := benchEngine(b, true)
 	resp := benchText1K()
