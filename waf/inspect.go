@@ -241,8 +241,7 @@ func (t *Tx) Close() {
 	if b := t.body; b != nil {
 		t.body = nil
 		if cap(*b) <= maxPooledBody {
-			*b = (*b)[:0]
-			bodyPool.Put(b)
+			bodyPool.Put(b) // readAll reads from its start
 		}
 	}
 }
