@@ -24,7 +24,7 @@ type runner struct {
 	log        *slog.Logger
 	dir        string // where each run's raw output is kept
 	cert       *testCert
-	origin     *origin
+	origin     origin
 	servers    map[string]*server
 	tools      map[loadTool]string // binary path; missing tools are in toolErrs
 	toolErrs   map[loadTool]error
@@ -278,13 +278,15 @@ func (r *runner) measure(ctx context.Context, w workload, s *server, d time.Dura
 			r.rssNote = fmt.Sprintf("Peak RSS is each process's lifetime peak: resetting it failed (%v)", err)
 		}
 	}
-	hits, conns := r.origin.hits.Load(), r.origin.conns.Load()
+	hits, conns, err := r.origin.counts()
+	if err != nil {
+		return runResult{}, err
+	}
 	var ticks int64
 	if s.proc != nil {
 		ticks = cpuTicks(s.proc.tree())
 	}
 	var run runResult
-	var err error
 	switch w.Tool {
 	case toolWrk:
 		run, err = r.runWrk(ctx, w, s, d)
@@ -304,8 +306,13 @@ func (r *runner) measure(ctx context.Context, w workload, s *server, d time.Dura
 		r.settle(ctx, s)
 		return runResult{}, err
 	}
-	run.OriginHits = r.origin.hits.Load() - hits
-	run.OriginConns = r.origin.conns.Load() - conns
+	hitsAfter, connsAfter, err := r.origin.counts()
+	if err != nil {
+		r.settle(ctx, s)
+		return runResult{}, err
+	}
+	run.OriginHits = hitsAfter - hits
+	run.OriginConns = connsAfter - conns
 	if s.proc != nil {
 		// Taken before settle: work on requests the load generator gave
 		// up on is not the run's.
@@ -438,11 +445,18 @@ func (r *runner) probe(ctx context.Context, w workload, s *server) error {
 		if err := get(); err != nil {
 			return err
 		}
-		hits := r.origin.hits.Load()
+		hits, _, err := r.origin.counts()
+		if err != nil {
+			return err
+		}
 		if err := get(); err != nil {
 			return err
 		}
-		if r.origin.hits.Load() != hits {
+		after, _, err := r.origin.counts()
+		if err != nil {
+			return err
+		}
+		if after != hits {
 			return errors.New("a repeated request reached the origin: not caching " + w.Path)
 		}
 	}
