@@ -117,14 +117,15 @@ func benchmark(ctx context.Context, opts options, log *slog.Logger) (*results, e
 	if err != nil {
 		return nil, err
 	}
-	org, orgSrv, orgKind, orgNote, err := startOrigin(ctx, log, opts, filepath.Join(dir, srvOrigin), pkgs)
+	org, err := newOrigin()
 	if err != nil {
 		return nil, err
 	}
+	org.Start()
 	defer org.Close()
 
 	ws := selectedWorkloads(opts)
-	servers := startServers(ctx, log, opts, ws, root, dir, org, orgSrv, cert, pkgs)
+	servers := startServers(ctx, log, opts, ws, root, dir, org, cert, pkgs)
 	defer func() {
 		for _, s := range servers {
 			s.stop()
@@ -140,15 +141,12 @@ func benchmark(ctx context.Context, opts options, log *slog.Logger) (*results, e
 		Settings: settings{
 			DurationS: opts.Duration.Seconds(), WarmupS: opts.Warmup.Seconds(), Rounds: opts.Rounds,
 			Threads: opts.Threads, Connections: opts.Connections, Streams: opts.Streams,
-			EdgeFeatures: append([]string{}, opts.Features...), Origin: orgKind,
+			EdgeFeatures: append([]string{}, opts.Features...),
 		},
 		Machine: readMachine(ctx, root),
 		Tools:   toolVersions(pkgs),
 	}
-	if orgNote != "" {
-		res.Notes = append(res.Notes, orgNote)
-	}
-	res.Servers = serverInfos(ctx, servers, pkgs, res.Machine, orgKind)
+	res.Servers = serverInfos(ctx, servers, pkgs, res.Machine)
 	if edge := servers[srvEdge]; edge.Err != nil && needsEdge(opts, ws) {
 		res.edgeErr = edge.Err
 	}
@@ -181,30 +179,6 @@ func benchmark(ctx context.Context, opts options, log *slog.Logger) (*results, e
 	return res, nil
 }
 
-// startOrigin starts the origin -origin names, and returns it with its
-// target (for the direct rows), the kind it is and, when it is not the kind
-// asked for, why. Without nginx the Go origin stands in.
-func startOrigin(ctx context.Context, log *slog.Logger, opts options, dir string, pkgs packages) (origin, *server, string, string, error) {
-	var note string
-	if opts.Origin == originNginx {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, nil, "", "", err
-		}
-		o, err := startNginxOrigin(ctx, dir, pkgs)
-		if err == nil {
-			return o, o.srv, originNginx, "", nil
-		}
-		log.Warn("the nginx origin did not start: using the Go origin", "err", err)
-		note = fmt.Sprintf("The origin is the Go one, not nginx as asked: %v.", err)
-	}
-	o, err := newGoOrigin()
-	if err != nil {
-		return nil, nil, "", "", err
-	}
-	o.Start()
-	return o, &server{ID: srvOrigin, Label: originLabel, HTTPAddr: o.addr()}, originGo, note, nil
-}
-
 // selectedWorkloads is the workloads -workloads picked, in report order.
 func selectedWorkloads(opts options) []workload {
 	var ws []workload
@@ -228,7 +202,7 @@ func needsEdge(opts options, ws []workload) bool {
 
 // startServers starts the edge and every peer the workloads use, one after
 // the other, logging each one that is not available and why.
-func startServers(ctx context.Context, log *slog.Logger, opts options, ws []workload, root, dir string, org origin, orgSrv *server, cert *testCert, pkgs packages) map[string]*server {
+func startServers(ctx context.Context, log *slog.Logger, opts options, ws []workload, root, dir string, org *origin, cert *testCert, pkgs packages) map[string]*server {
 	needed := map[string]bool{srvEdge: needsEdge(opts, ws)}
 	for _, w := range ws {
 		for _, id := range w.Peers {
@@ -236,7 +210,7 @@ func startServers(ctx context.Context, log *slog.Logger, opts options, ws []work
 		}
 	}
 	servers := map[string]*server{
-		srvOrigin: orgSrv,
+		srvOrigin: {ID: srvOrigin, Label: "origin (direct, no proxy)", HTTPAddr: org.addr()},
 		srvEdge:   {ID: srvEdge, Label: "edge", Err: errors.New("not started: no selected workload measures it")},
 	}
 	// Start everything at once: the edge build takes longest, Varnish
@@ -310,7 +284,7 @@ func startServers(ctx context.Context, log *slog.Logger, opts options, ws []work
 }
 
 // newRunner finds the load generators and writes the POST body and script.
-func newRunner(opts options, log *slog.Logger, dir string, cert *testCert, org origin, servers map[string]*server, pkgs packages) (*runner, error) {
+func newRunner(opts options, log *slog.Logger, dir string, cert *testCert, org *origin, servers map[string]*server, pkgs packages) (*runner, error) {
 	r := &runner{
 		opts: opts, log: log, dir: filepath.Join(dir, "runs"), cert: cert, origin: org, servers: servers,
 		tools: map[loadTool]string{}, toolErrs: map[loadTool]error{},
@@ -340,7 +314,7 @@ func newRunner(opts options, log *slog.Logger, dir string, cert *testCert, org o
 }
 
 // serverInfos lists every target with its versions and status, in report order.
-func serverInfos(ctx context.Context, servers map[string]*server, pkgs packages, m machine, originKind string) []serverInfo {
+func serverInfos(ctx context.Context, servers map[string]*server, pkgs packages, m machine) []serverInfo {
 	order := []string{srvEdge, srvOrigin, srvNginx, srvNginxModSec, srvNginxCache, srvVarnish, srvHAProxy, srvCaddy}
 	var out []serverInfo
 	for _, id := range order {
@@ -353,13 +327,7 @@ func serverInfos(ctx context.Context, servers map[string]*server, pkgs packages,
 		case srvEdge:
 			info.Versions = []string{"work tree " + m.EdgeRev, m.Go}
 		case srvOrigin:
-			if originKind == originGo {
-				info.Versions = []string{m.Go + " net/http, in the harness"}
-				break
-			}
-			if v, ok := pkgs.Version["nginx"]; ok {
-				info.Versions = []string{"nginx " + v + ", serving files, one worker"}
-			}
+			info.Versions = []string{m.Go + " net/http, in the harness"}
 		default:
 			for _, pkg := range serverPackages[id] {
 				v, ok := pkgs.Version[pkg]

@@ -32,7 +32,6 @@ type options struct {
 	JSONOut     string
 	Workloads   []string // IDs to run; empty means all
 	Features    []string // edge features that exist
-	Origin      string   // originNginx or originGo
 }
 
 // parseOptions parses and validates the command line.
@@ -53,7 +52,6 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&o.Out, "out", "", "Markdown report (default .bench/bench.md, or .bench/smoke.md with -smoke); an existing file keeps everything outside its bench:results markers")
 	fs.StringVar(&o.JSONOut, "json", "", "JSON results (default: the -out path with .json instead of .md, under .bench/)")
 	fs.StringVar(&workloads, "workloads", "", "comma-separated workload IDs to run (default all): "+strings.Join(workloadIDs(), ","))
-	fs.StringVar(&o.Origin, "origin", originNginx, "the origin behind every proxy: nginx (serving files, the cheapest to share the CPUs with; the Go one stands in when nginx is not installed) or go (net/http in the harness, as before 2026-12-06)")
 	fs.StringVar(&features, "edge-features", featureWAF+","+featureCache, "comma-separated edge features that exist (waf,cache); the edge rows of the other feature workloads say \"not implemented yet\"")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
@@ -136,8 +134,6 @@ func (o options) Validate() error {
 		return errors.New("-timeout must be positive")
 	case o.Out == "" || !strings.HasSuffix(o.Out, ".md"):
 		return fmt.Errorf("-out %q: want a .md path", o.Out)
-	case o.Origin != originNginx && o.Origin != originGo:
-		return fmt.Errorf("-origin %q: want %s or %s", o.Origin, originNginx, originGo)
 	}
 	known := workloadIDs()
 	for _, w := range o.Workloads {

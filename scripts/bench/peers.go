@@ -31,9 +31,6 @@ const (
 	srvCaddy       = "caddy"
 )
 
-// originLabel is the origin's label as a target (its direct rows).
-const originLabel = "origin (direct, no proxy)"
-
 // peerConfig is what a peer's templates (configs and command line) are rendered with.
 type peerConfig struct {
 	Dir        string // the peer's own temp dir: config, pid file, logs, cache
@@ -41,7 +38,6 @@ type peerConfig struct {
 	Workers    int
 	HTTPPort   int
 	HTTPSPort  int // 0 for peers without TLS
-	StatusPort int // the nginx origin's stub_status listener
 	OriginAddr string
 	OriginPort int
 	CertFile   string

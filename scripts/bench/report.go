@@ -35,7 +35,6 @@ type settings struct {
 	Connections  int      `json:"connections"`
 	Streams      int      `json:"h2_streams"`
 	EdgeFeatures []string `json:"edge_features"`
-	Origin       string   `json:"origin"` // nginx or go
 }
 
 // serverInfo is a target's versions and whether it could be started.
@@ -112,12 +111,8 @@ func renderMarkdown(res results) string {
 		"The load generator and the origin share the same CPUs and are not in it: a server's rate is bounded by what they " +
 		"leave it, its CPU per request is not. " +
 		"Peak RSS is VmHWM summed over the server's processes, reset before each run, the largest of the runs; " +
-		"pages shared between an nginx master and its workers count once per process. ")
-	if res.Settings.Origin == originGo {
-		p("The origin is Go's net/http inside the harness, so it has no CPU or RSS of its own.\n")
-	} else {
-		p("The origin is nginx serving the bodies from files, with one worker (`-origin go`: Go's net/http in the harness, as before 2026-12-06).\n")
-	}
+		"pages shared between an nginx master and its workers count once per process. " +
+		"The origin runs inside the harness, so it has no RSS of its own.\n")
 	for _, n := range res.Notes {
 		p("\n%s\n", n)
 	}
@@ -133,11 +128,7 @@ func renderMarkdown(res results) string {
 	p("- CPU: %s, %d logical CPUs (nproc); the load generator runs on the same CPUs\n", m.CPUModel, m.CPUs)
 	p("- Memory: %.1f GiB\n", m.MemoryGiB)
 	p("- OS: %s, kernel %s\n", m.OS, m.Kernel)
-	goUses := "TLS handshake client, edge build"
-	if res.Settings.Origin == originGo {
-		goUses = "origin, " + goUses
-	}
-	p("- Go: %s (%s)\n", m.Go, goUses)
+	p("- Go: %s (origin, TLS handshake client, edge build)\n", m.Go)
 	if m.LoadStart != "" {
 		p("- Load average (1, 5, 15 min) at the start: %s; at the end: %s. Anything above zero before the run is other work sharing the CPUs.\n", m.LoadStart, m.LoadEnd)
 	}

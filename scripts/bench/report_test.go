@@ -39,7 +39,7 @@ func sampleResults() results {
 	return results{
 		Started:  time.Date(2026, 11, 24, 1, 2, 3, 0, time.UTC),
 		ElapsedS: 545.2,
-		Settings: settings{DurationS: 8, WarmupS: 2, Rounds: 3, Threads: 2, Connections: 64, Streams: 4, Origin: originNginx},
+		Settings: settings{DurationS: 8, WarmupS: 2, Rounds: 3, Threads: 2, Connections: 64, Streams: 4},
 		Machine: machine{
 			CPUModel: "AMD EPYC", CPUs: 2, MemoryGiB: 23.54, Kernel: "6.1.0", OS: "Debian GNU/Linux 12 (bookworm)",
 			Go: "go1.26.8", EdgeRev: "abc1234", LoadStart: "0.10, 0.20, 0.30", LoadEnd: "2.50, 1.20, 0.60",

@@ -24,7 +24,7 @@ type runner struct {
 	log        *slog.Logger
 	dir        string // where each run's raw output is kept
 	cert       *testCert
-	origin     origin
+	origin     *origin
 	servers    map[string]*server
 	tools      map[loadTool]string // binary path; missing tools are in toolErrs
 	toolErrs   map[loadTool]error
@@ -278,15 +278,13 @@ func (r *runner) measure(ctx context.Context, w workload, s *server, d time.Dura
 			r.rssNote = fmt.Sprintf("Peak RSS is each process's lifetime peak: resetting it failed (%v)", err)
 		}
 	}
-	hits, conns, err := r.origin.counts()
-	if err != nil {
-		return runResult{}, err
-	}
+	hits, conns := r.origin.hits.Load(), r.origin.conns.Load()
 	var ticks int64
 	if s.proc != nil {
 		ticks = cpuTicks(s.proc.tree())
 	}
 	var run runResult
+	var err error
 	switch w.Tool {
 	case toolWrk:
 		run, err = r.runWrk(ctx, w, s, d)
@@ -306,13 +304,8 @@ func (r *runner) measure(ctx context.Context, w workload, s *server, d time.Dura
 		r.settle(ctx, s)
 		return runResult{}, err
 	}
-	hitsAfter, connsAfter, err := r.origin.counts()
-	if err != nil {
-		r.settle(ctx, s)
-		return runResult{}, err
-	}
-	run.OriginHits = hitsAfter - hits
-	run.OriginConns = connsAfter - conns
+	run.OriginHits = r.origin.hits.Load() - hits
+	run.OriginConns = r.origin.conns.Load() - conns
 	if s.proc != nil {
 		// Taken before settle: work on requests the load generator gave
 		// up on is not the run's.
@@ -445,18 +438,11 @@ func (r *runner) probe(ctx context.Context, w workload, s *server) error {
 		if err := get(); err != nil {
 			return err
 		}
-		hits, _, err := r.origin.counts()
-		if err != nil {
-			return err
-		}
+		hits := r.origin.hits.Load()
 		if err := get(); err != nil {
 			return err
 		}
-		after, _, err := r.origin.counts()
-		if err != nil {
-			return err
-		}
-		if after != hits {
+		if r.origin.hits.Load() != hits {
 			return errors.New("a repeated request reached the origin: not caching " + w.Path)
 		}
 	}
