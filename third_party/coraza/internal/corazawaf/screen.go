@@ -871,9 +871,8 @@ type screenState struct {
 	groupEpoch []uint32 // by group: screened
 	candEpoch  []uint32 // by slot: cands[slot] is current
 	cands      [][]string
-	decided    []uint32            // by slot: the rule's answer is known...
-	hit        []uint32            // ...and it may match
-	asked      map[string]struct{} // screenedOut's values asked about
+	decided    []uint32 // by slot: the rule's answer is known...
+	hit        []uint32 // ...and it may match
 	// Arenas for the phase's values and search results, kept with the
 	// pooled transaction so that a request allocates little.
 	strArena  []string
@@ -1074,30 +1073,11 @@ func (tx *Transaction) screenedOut(r *Rule) bool {
 		return false
 	}
 	if st.candEpoch[slot] == st.epoch {
-		cands := st.cands[slot]
-		// The prefilter is a function of the value: a value asked about
-		// once (and answered no) need not be asked again. Values repeat
-		// (a JSON array's fields, a value seen raw and transformed). A
-		// short list is searched (cheaper than hashing every value: most
-		// differ in length), a long one is hashed.
-		dedupe := len(cands) > 8
-		hashed := len(cands) > 32
-		if hashed {
-			if st.asked == nil {
-				st.asked = map[string]struct{}{}
-			}
-			clear(st.asked)
-		}
-		for i, s := range cands {
-			switch {
-			case hashed:
-				if _, ok := st.asked[s]; ok {
-					continue
-				}
-				st.asked[s] = struct{}{}
-			case dedupe && slices.Contains(cands[:i], s):
-				continue
-			}
+		// Every candidate is asked, repeated ones too: a prefilter
+		// answers most values from their bytes faster than a map or a
+		// search of the list would find them asked already (the 4 KB
+		// JSON POST: −7% instructions without the de-duplication).
+		for _, s := range st.cands[slot] {
 			if o.prefilter.MayMatch(s) {
 				st.hit[slot] = st.epoch
 				return false
