@@ -1408,7 +1408,7 @@ type callResult struct {
 // values alike. A value shorter than callMemoMin is transformed again
 // each time: that costs less than the memo's look-up and insert (the
 // 4 KB JSON POST's short values made it a map of ~540 entries; without
-// them, 3 are left and the POST takes 7–9% less time).
+// them, 3 are left and the POST takes 6–10% less time).
 func (tx *Transaction) screenCall(fn uintptr, t plugintypes.Transformation, value string) (string, bool, error) {
 	if fn == 0 || len(value) < callMemoMin {
 		return t(value)
