@@ -160,10 +160,11 @@ func (r *replayBody) Read(p []byte) (int, error) {
 
 func (r *replayBody) Close() error { return r.rest.Close() }
 
-// readAll is io.ReadAll into b's spare room (b may be nil), with room for
-// size bytes (a Content-Length, -1 when unknown; ignored from limit on,
-// what r is limited to) from the start: a 1 KB body is read into one
-// buffer rather than three, a 4 KB one into one rather than seven.
+// readAll is io.ReadAll into b's array from its start (b may be nil; what
+// it held is overwritten), with room for size bytes (a Content-Length, -1
+// when unknown; ignored from limit on, what r is limited to) from the
+// start: a 1 KB body is read into one buffer rather than three, a 4 KB one
+// into one rather than seven.
 func readAll(r io.Reader, size, limit int64, b []byte) ([]byte, error) {
 	c := 512
 	if size > 0 && size < limit {
