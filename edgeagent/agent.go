@@ -250,6 +250,7 @@ func (a *Agent) Start(ctx context.Context) error {
 		a.goRun(func() { a.alog.Run(ctx, time.Second) })
 	}
 	a.goRun(func() { a.feed.Run(ctx) })
+	a.goRun(func() { a.gate.Run(ctx) }) // engines of new and changed sites
 	if a.dns != nil {
 		a.goRun(func() {
 			if err := a.dns.Run(ctx); err != nil {

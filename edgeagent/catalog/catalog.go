@@ -96,7 +96,8 @@ const (
 type Catalog struct {
 	cur     atomic.Pointer[Snapshot]
 	loaded  atomic.Bool
-	mu      sync.Mutex // serialises writers
+	mu      sync.Mutex    // serialises writers
+	changed chan struct{} // closed at the next swap (mu)
 	sealKey *ecdh.PrivateKey
 	store   *DiskStore // nil: no persistence
 }
@@ -105,13 +106,22 @@ type Catalog struct {
 // certs bucket (nil: only plain keys from a static file); store, when not
 // nil, receives every accepted change.
 func New(sealKey *ecdh.PrivateKey, store *DiskStore) *Catalog {
-	c := &Catalog{sealKey: sealKey, store: store}
+	c := &Catalog{sealKey: sealKey, store: store, changed: make(chan struct{})}
 	c.cur.Store(&Snapshot{sites: map[string]*Site{}, certs: map[string]*Cert{}})
 	return c
 }
 
 // Load returns the current snapshot; it never returns nil.
 func (c *Catalog) Load() *Snapshot { return c.cur.Load() }
+
+// Changed returns a channel that is closed when the snapshot is next
+// replaced. Take it before Load to miss no change: a change made after it
+// closes the channel, whatever Load returned.
+func (c *Catalog) Changed() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.changed
+}
 
 // Loaded reports whether the catalog has been filled at least once (from
 // NATS, a disk snapshot or a static file).
@@ -208,6 +218,8 @@ func (c *Catalog) Apply(ch Change) error {
 func (c *Catalog) swap(next *Snapshot) {
 	c.cur.Store(next)
 	c.loaded.Store(true)
+	close(c.changed)
+	c.changed = make(chan struct{})
 	if c.store != nil {
 		c.store.save(next)
 	}

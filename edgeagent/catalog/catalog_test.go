@@ -76,6 +76,48 @@ func TestApplyCompilesAndRejectsInvalid(t *testing.T) {
 	}
 }
 
+// closed reports whether ch is closed.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+func TestChangedIsClosedByEverySwapOnly(t *testing.T) {
+	c := New(nil, nil)
+	ch := c.Changed()
+	if closed(ch) {
+		t.Fatal("closed before any change")
+	}
+	// A rejected change replaces nothing and signals nothing.
+	if err := c.Apply(Change{Kind: KindSite, Key: "a.example.com", Value: []byte(`{"v":2}`)}); err == nil {
+		t.Fatal("accepted an invalid site")
+	}
+	if closed(ch) {
+		t.Fatal("closed by a rejected change")
+	}
+	if err := c.Apply(Change{Kind: KindSite, Key: "a.example.com", Value: siteJSON(t, "a.example.com", "http://o.example.net")}); err != nil {
+		t.Fatal(err)
+	}
+	if !closed(ch) {
+		t.Fatal("not closed by an applied change")
+	}
+	// The next channel waits for the next change: a full replace here.
+	next := c.Changed()
+	if closed(next) {
+		t.Fatal("the next channel is closed already")
+	}
+	if errs := c.Replace(KindSite, map[string][]byte{"b.example.com": siteJSON(t, "b.example.com", "http://o.example.net")}); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if !closed(next) || c.Load().Site("b.example.com") == nil {
+		t.Fatal("not closed by a replace")
+	}
+}
+
 func TestCertsOpenWithSealKeyOnly(t *testing.T) {
 	ca, _ := testcert.NewCA()
 	edgeKey, _ := ecdh.X25519().GenerateKey(rand.Reader)

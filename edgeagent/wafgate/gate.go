@@ -6,6 +6,7 @@
 package wafgate
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -109,6 +110,43 @@ func (g *Gate) Warm() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Run compiles, until ctx ends, the engine of every site that is added or
+// whose policy changes, as soon as the catalog has it: a new site's first
+// request does not wait for its engine, and a changed policy (detect to
+// block during an incident) is enforced without waiting for a request to
+// start its compilation. Requests keep the previous engine meanwhile, as
+// without Run.
+func (g *Gate) Run(ctx context.Context) {
+	for {
+		changed := g.cfg.Catalog.Changed()
+		g.prepare()
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+	}
+}
+
+// prepare compiles the engines of the catalog's sites that have none for
+// their current version. One host's compile error is logged by compile and
+// returned to its requests, as from engine.
+func (g *Gate) prepare() {
+	snap := g.cfg.Catalog.Load()
+	for _, h := range snap.Hostnames() {
+		s := snap.Site(h)
+		if s == nil {
+			continue
+		}
+		g.mu.Lock()
+		he := g.hosts[h]
+		g.mu.Unlock()
+		if he == nil || he.site != s {
+			g.compile(h, s)
+		}
+	}
 }
 
 // Close waits for background compiles.

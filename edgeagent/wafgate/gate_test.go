@@ -3,6 +3,7 @@ package wafgate
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -462,6 +463,52 @@ func TestResponseInspection(t *testing.T) {
 
 // TestPolicySwapUnderLoad changes the site's policy again and again while
 // clients keep sending: every request gets an answer from the origin.
+func TestRunCompilesNewAndChangedSitesBeforeTheirRequests(t *testing.T) {
+	e := newEdge(t, api.WAFPolicy{Mode: api.WAFDetect})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.gate.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	// No request is sent until each engine is in place: only Run can
+	// have compiled it.
+	waitFor := func(h string, p api.WAFPolicy) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			e.gate.mu.Lock()
+			he := e.gate.hosts[h]
+			e.gate.mu.Unlock()
+			if he != nil && he.e != nil && he.site == e.cat.Load().Site(h) && waf.Key(he.e.Policy()) == waf.Key(p) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no engine for %+v without a request", h, p)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	block := api.WAFPolicy{Mode: api.WAFBlock}
+	e.put(t, block)
+	waitFor(host, block)
+	// The first attack after the switch to block is blocked.
+	hits := e.hits.Load()
+	if resp, _ := e.do(t, "GET", sqli, ""); resp.StatusCode != 403 || e.hits.Load() != hits {
+		t.Fatalf("first attack after the switch: status %d, origin hits %d -> %d", resp.StatusCode, hits, e.hits.Load())
+	}
+	// A site added later gets its engine before its first request.
+	other, pol := "api.example.com", api.WAFPolicy{Mode: api.WAFBlock, Paranoia: 2}
+	raw, err := json.Marshal(api.Site{V: api.Version, Hostname: other, Origins: []api.Origin{{URL: e.origin.URL}},
+		HTTPS: api.HTTPSPolicy{HTTP: api.HTTPAllow}, WAF: pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cat.Apply(catalog.Change{Kind: catalog.KindSite, Key: other, Value: raw}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(other, pol)
+	waitFor(host, block) // unchanged
+}
+
 func TestPolicySwapUnderLoad(t *testing.T) {
 	e := newEdge(t, api.WAFPolicy{Mode: api.WAFBlock})
 	policies := []api.WAFPolicy{
