@@ -23,6 +23,7 @@ import (
 	"github.com/rampart-edge/rampart/controlsvc/api"
 	"github.com/rampart-edge/rampart/edgeagent/accesslog"
 	"github.com/rampart-edge/rampart/edgeagent/catalog"
+	"github.com/rampart-edge/rampart/edgeagent/internal/poll"
 	"github.com/rampart-edge/rampart/edgeagent/proxy"
 	"github.com/rampart-edge/rampart/waf"
 )
@@ -473,19 +474,12 @@ func TestRunCompilesNewAndChangedSitesBeforeTheirRequests(t *testing.T) {
 	// have compiled it.
 	waitFor := func(h string, p api.WAFPolicy) {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
+		poll.Until(t, h+"'s engine for "+waf.Key(p)+", without a request", func() bool {
 			e.gate.mu.Lock()
 			he := e.gate.hosts[h]
 			e.gate.mu.Unlock()
-			if he != nil && he.e != nil && he.site == e.cat.Load().Site(h) && waf.Key(he.e.Policy()) == waf.Key(p) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: no engine for %+v without a request", h, p)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return he != nil && he.e != nil && he.site == e.cat.Load().Site(h) && waf.Key(he.e.Policy()) == waf.Key(p)
+		})
 	}
 	block := api.WAFPolicy{Mode: api.WAFBlock}
 	e.put(t, block)
