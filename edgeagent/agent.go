@@ -37,6 +37,7 @@ import (
 	"github.com/rampart-edge/rampart/edgeagent/geodns"
 	"github.com/rampart-edge/rampart/edgeagent/h1"
 	"github.com/rampart-edge/rampart/edgeagent/heartbeat"
+	"github.com/rampart-edge/rampart/edgeagent/internal/rawsock"
 	"github.com/rampart-edge/rampart/edgeagent/kvsync"
 	"github.com/rampart-edge/rampart/edgeagent/metrics"
 	"github.com/rampart-edge/rampart/edgeagent/proxy"
@@ -307,6 +308,7 @@ func (a *Agent) listen() error {
 		}
 		lim := a.cfg.Limits
 		if s.name != "admin" {
+			ln = rawsock.Listener{Listener: ln}
 			cl := connlimit.New(ln, connlimit.Config{MaxPerAddr: lim.MaxConnsPerIP, Exempt: a.trusted.Trusted, Blocked: a.blocked.Contains})
 			a.mu.Lock()
 			a.conns = append(a.conns, cl)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rampart-edge/rampart/edgeagent/catalog"
+	"github.com/rampart-edge/rampart/edgeagent/internal/rawsock"
 )
 
 // The origin client speaks HTTP/1.1 to origins over pooled keep-alive
@@ -145,6 +146,7 @@ func (p *originPool) dial(ctx context.Context) (*originConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	c = rawsock.Wrap(c)
 	if p.tlsConf != nil {
 		tc := tls.Client(c, p.tlsConf)
 		hctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
