@@ -18,6 +18,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -27,7 +28,20 @@ import (
 // the TCPConn). Every other method is the TCPConn's.
 type Conn struct {
 	*net.TCPConn
-	rc syscall.RawConn
+	rc   syscall.RawConn
+	r, w rawOp
+}
+
+// rawOp is one direction's call: its buffer and result, and the callback
+// RawConn runs, bound once (a closure made per call would be heap
+// allocations on every read and write). mu serialises callers, as the
+// TCPConn's own locks do.
+type rawOp struct {
+	mu    sync.Mutex
+	p     []byte
+	n     int
+	errno syscall.Errno
+	fn    func(fd uintptr) bool
 }
 
 // Wrap returns c as a Conn when it is a *net.TCPConn, else c.
@@ -40,7 +54,62 @@ func Wrap(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	return &Conn{TCPConn: tc, rc: rc}
+	w := &Conn{TCPConn: tc, rc: rc}
+	w.r.fn, w.w.fn = w.r.read, w.w.write
+	return w
+}
+
+// read reads once into p: false (wait in the netpoller) on EAGAIN.
+func (op *rawOp) read(fd uintptr) bool {
+	for {
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&op.p[0])), uintptr(len(op.p)))
+		switch e {
+		case 0:
+			op.n = int(r)
+			return true
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			op.errno = e
+			return true
+		}
+	}
+}
+
+// write writes p from op.n on: false (wait until the socket can take more)
+// on EAGAIN.
+func (op *rawOp) write(fd uintptr) bool {
+	for op.n < len(op.p) {
+		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&op.p[op.n])), uintptr(len(op.p)-op.n))
+		switch e {
+		case 0:
+			op.n += int(r)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			op.errno = e
+			return true
+		}
+	}
+	return true
+}
+
+// do runs op over p: through rc's Read, or its Write when write is set.
+func (op *rawOp) do(rc syscall.RawConn, write bool, p []byte) (int, syscall.Errno, error) {
+	op.mu.Lock()
+	op.p, op.n, op.errno = p, 0, 0
+	var err error
+	if write {
+		err = rc.Write(op.fn)
+	} else {
+		err = rc.Read(op.fn)
+	}
+	n, errno := op.n, op.errno
+	op.p = nil
+	op.mu.Unlock()
+	return n, errno, err
 }
 
 // Read reads as net.TCPConn.Read does: io.EOF at the end of the stream.
@@ -48,25 +117,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Read(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-			switch e {
-			case 0:
-				n = int(r)
-				return true
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false // wait for the socket in the netpoller
-			default:
-				errno = e
-				return true
-			}
-		}
-	})
+	n, errno, err := c.r.do(c.rc, false, p)
 	switch {
 	case err != nil:
 		return 0, c.opError("read", err)
@@ -80,24 +131,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 
 // Write writes all of p unless an error stops it, as net.TCPConn.Write.
 func (c *Conn) Write(p []byte) (int, error) {
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Write(func(fd uintptr) bool {
-		for n < len(p) {
-			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[n])), uintptr(len(p)-n))
-			switch e {
-			case 0:
-				n += int(r)
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false // wait until the socket can take more
-			default:
-				errno = e
-				return true
-			}
-		}
-		return true
-	})
+	n, errno, err := c.w.do(c.rc, true, p)
 	switch {
 	case err != nil:
 		return n, c.opError("write", err)

@@ -160,8 +160,9 @@ func TestReadDeadline(t *testing.T) {
 
 func TestWriteDeadline(t *testing.T) {
 	c, _ := pair(t) // nobody reads
+	data := make([]byte, 64<<20)
 	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-	n, err := c.Write(make([]byte, 64<<20))
+	n, err := c.Write(data)
 	var oe *net.OpError
 	if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &oe) || oe.Op != "write" {
 		t.Fatalf("write past the deadline: %d, %v", n, err)
@@ -239,5 +240,29 @@ func TestTCPConnMethodsRemain(t *testing.T) {
 	}
 	if n, err := s.Read(make([]byte, 1)); n != 0 || err != io.EOF {
 		t.Fatalf("server read after CloseWrite: %d, %v", n, err)
+	}
+}
+
+// A read and a write allocate nothing (a closure made per call would).
+func TestNoAllocations(t *testing.T) {
+	c, s := pair(t)
+	msg := []byte("GET / HTTP/1.1\r\n\r\n")
+	buf := make([]byte, 64)
+	allocs := testing.AllocsPerRun(200, func() {
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(s, buf[:len(msg)]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf[:len(msg)]); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations a round trip", allocs)
 	}
 }
