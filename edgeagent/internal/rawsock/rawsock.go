@@ -55,36 +55,23 @@ func Wrap(c net.Conn) net.Conn {
 		return c
 	}
 	w := &Conn{TCPConn: tc, rc: rc}
-	w.r.fn, w.w.fn = w.r.read, w.w.write
+	w.r.fn = func(fd uintptr) bool { return w.r.run(fd, syscall.SYS_READ) }
+	w.w.fn = func(fd uintptr) bool { return w.w.run(fd, syscall.SYS_WRITE) }
 	return w
 }
 
-// read reads once into p: false (wait in the netpoller) on EAGAIN.
-func (op *rawOp) read(fd uintptr) bool {
+// run makes the system call trap (SYS_READ or SYS_WRITE) on p[n:]: once
+// for a read, until all of p is written for a write. It returns false to
+// wait in the netpoller (EAGAIN), true when done or failed (errno).
+func (op *rawOp) run(fd, trap uintptr) bool {
 	for {
-		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&op.p[0])), uintptr(len(op.p)))
-		switch e {
-		case 0:
-			op.n = int(r)
-			return true
-		case syscall.EINTR:
-		case syscall.EAGAIN:
-			return false
-		default:
-			op.errno = e
-			return true
-		}
-	}
-}
-
-// write writes p from op.n on: false (wait until the socket can take more)
-// on EAGAIN.
-func (op *rawOp) write(fd uintptr) bool {
-	for op.n < len(op.p) {
-		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&op.p[op.n])), uintptr(len(op.p)-op.n))
+		r, _, e := syscall.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&op.p[op.n])), uintptr(len(op.p)-op.n))
 		switch e {
 		case 0:
 			op.n += int(r)
+			if trap == syscall.SYS_READ || op.n == len(op.p) {
+				return true
+			}
 		case syscall.EINTR:
 		case syscall.EAGAIN:
 			return false
@@ -93,7 +80,6 @@ func (op *rawOp) write(fd uintptr) bool {
 			return true
 		}
 	}
-	return true
 }
 
 // do runs op over p: through rc's Read, or its Write when write is set.
@@ -131,6 +117,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 
 // Write writes all of p unless an error stops it, as net.TCPConn.Write.
 func (c *Conn) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
 	n, errno, err := c.w.do(c.rc, true, p)
 	switch {
 	case err != nil:

@@ -78,6 +78,9 @@ func TestRoundTrip(t *testing.T) {
 	if n, err := c.Read(nil); n != 0 || err != nil {
 		t.Fatalf("empty read: %d, %v", n, err)
 	}
+	if n, err := c.Write(nil); n != 0 || err != nil {
+		t.Fatalf("empty write: %d, %v", n, err)
+	}
 	if n, err := c.Write([]byte("GET / HTTP/1.1\r\n\r\n")); n != 18 || err != nil {
 		t.Fatalf("write: %d, %v", n, err)
 	}
