@@ -99,18 +99,7 @@ func New(cfg Config) (*Gate, error) {
 
 // Warm compiles the engine of every site in the catalog, so the first
 // requests do not wait. It returns the sites whose policy would not compile.
-func (g *Gate) Warm() error {
-	snap := g.cfg.Catalog.Load()
-	var errs []error
-	for _, h := range snap.Hostnames() {
-		if s := snap.Site(h); s != nil {
-			if he := g.compile(h, s); he.err != nil {
-				errs = append(errs, he.err)
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
+func (g *Gate) Warm() error { return g.prepare() }
 
 // Run compiles, until ctx ends, the engine of every site that is added or
 // whose policy changes, as soon as the catalog has it: a new site's first
@@ -131,10 +120,11 @@ func (g *Gate) Run(ctx context.Context) {
 }
 
 // prepare compiles the engines of the catalog's sites that have none for
-// their current version. One host's compile error is logged by compile and
-// returned to its requests, as from engine.
-func (g *Gate) prepare() {
+// their current version, or whose last compile failed (as engine retries
+// it), and returns those compile errors (compile logs them too).
+func (g *Gate) prepare() error {
 	snap := g.cfg.Catalog.Load()
+	var errs []error
 	for _, h := range snap.Hostnames() {
 		s := snap.Site(h)
 		if s == nil {
@@ -143,10 +133,13 @@ func (g *Gate) prepare() {
 		g.mu.Lock()
 		he := g.hosts[h]
 		g.mu.Unlock()
-		if he == nil || he.site != s {
-			g.compile(h, s)
+		if he == nil || he.site != s || he.err != nil {
+			if he = g.compile(h, s); he.err != nil {
+				errs = append(errs, he.err)
+			}
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // Close waits for background compiles.

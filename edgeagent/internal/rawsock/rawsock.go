@@ -82,20 +82,29 @@ func (op *rawOp) run(fd, trap uintptr) bool {
 	}
 }
 
-// do runs op over p: through rc's Read, or its Write when write is set.
-func (op *rawOp) do(rc syscall.RawConn, write bool, p []byte) (int, syscall.Errno, error) {
+// do runs op over p: through the RawConn's Read, or its Write when write
+// is set. It returns the bytes moved and the error as net.TCPConn would.
+func (c *Conn) do(op *rawOp, write bool, p []byte) (int, error) {
 	op.mu.Lock()
 	op.p, op.n, op.errno = p, 0, 0
 	var err error
+	name := "read"
 	if write {
-		err = rc.Write(op.fn)
+		name = "write"
+		err = c.rc.Write(op.fn)
 	} else {
-		err = rc.Read(op.fn)
+		err = c.rc.Read(op.fn)
 	}
 	n, errno := op.n, op.errno
 	op.p = nil
 	op.mu.Unlock()
-	return n, errno, err
+	switch {
+	case err != nil:
+		return n, c.opError(name, err)
+	case errno != 0:
+		return n, c.opError(name, os.NewSyscallError(name, errno))
+	}
+	return n, nil
 }
 
 // Read reads as net.TCPConn.Read does: io.EOF at the end of the stream.
@@ -103,16 +112,11 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, errno, err := c.r.do(c.rc, false, p)
-	switch {
-	case err != nil:
-		return 0, c.opError("read", err)
-	case errno != 0:
-		return 0, c.opError("read", os.NewSyscallError("read", errno))
-	case n == 0:
+	n, err := c.do(&c.r, false, p)
+	if err == nil && n == 0 {
 		return 0, io.EOF
 	}
-	return n, nil
+	return n, err
 }
 
 // Write writes all of p unless an error stops it, as net.TCPConn.Write.
@@ -120,14 +124,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, errno, err := c.w.do(c.rc, true, p)
-	switch {
-	case err != nil:
-		return n, c.opError("write", err)
-	case errno != 0:
-		return n, c.opError("write", os.NewSyscallError("write", errno))
-	}
-	return n, nil
+	return c.do(&c.w, true, p)
 }
 
 // opError is err as net.TCPConn reports it: a *net.OpError naming op and
