@@ -248,7 +248,11 @@ func (a *Agent) Start(ctx context.Context) error {
 		return err
 	}
 	if a.alog != nil {
-		a.goRun(func() { a.alog.Run(ctx, time.Second) })
+		a.goRun(func() {
+			a.alog.Run(ctx, time.Second, func(err error) {
+				a.log.Error("access log write failed; its lines are counted in rampart_access_log_lost_total", "err", err)
+			})
+		})
 	}
 	a.goRun(func() { a.feed.Run(ctx) })
 	a.goRun(func() { a.gate.Run(ctx) }) // engines of new and changed sites
@@ -565,6 +569,10 @@ func (a *Agent) registerGauges() {
 		func() float64 { return float64(a.blocked.Len()) })
 	a.metrics.Gauge("rampart_events_dropped_total", "Notable requests not published on edge.events (over the sampling budget).", "counter",
 		func() float64 { return float64(a.events.Dropped()) })
+	if a.alog != nil {
+		a.metrics.Gauge("rampart_access_log_lost_total", "Access log lines lost: dropped while the log's disk was behind, or in a failed write.", "counter",
+			func() float64 { return float64(a.alog.Lost()) })
+	}
 	a.metrics.Gauge("rampart_in_flight_requests", "Requests being served.", "gauge", func() float64 { return float64(a.front.InFlight()) })
 	a.metrics.Gauge("rampart_shed_total", "Requests shed with 503 by the in-flight cap.", "counter", func() float64 { return float64(a.front.Shed()) })
 	a.metrics.Gauge("rampart_sites", "Sites in the catalog.", "gauge", func() float64 { s, _ := a.cat.Load().Len(); return float64(s) })

@@ -1,12 +1,16 @@
-// Package accesslog writes one JSON line per request into a buffer that is
-// flushed periodically and on Close, so the request path never waits on a
-// disk write. Lines are encoded by hand: on a proxy doing tens of thousands
-// of requests per second, log/slog's generic encoder cost about a tenth of
-// the CPU. The keys are stable (dashboards and incident queries use them).
+// Package accesslog writes one JSON line per request. A request appends its
+// line to a buffer in memory; a writer goroutine (Run) writes the buffer out
+// when it holds 64 KiB and every interval, so a request never waits on the
+// log's disk. If the disk falls so far behind that 4 MiB are waiting, lines
+// are dropped and counted rather than stalling requests: the count is in
+// Lost and in a line of its own once writing resumes. Lines are encoded
+// by hand: on a proxy doing tens of thousands of requests per second,
+// log/slog's generic encoder cost about a tenth of the CPU. The keys are
+// stable (dashboards and incident queries use them).
 package accesslog
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"net/netip"
@@ -62,29 +66,70 @@ type Entry struct {
 
 // Logger writes entries as JSON lines.
 type Logger struct {
-	mu     sync.Mutex
-	buf    *bufio.Writer
-	region string
-	node   string
-	pool   sync.Pool
+	region, node string
+	pool         sync.Pool
+
+	mu      sync.Mutex // guards the fields below it
+	cur     []byte     // lines not yet taken by the writer
+	dropped uint64     // lines dropped since the last write
+	kicked  bool       // the writer has been woken for cur
+	lost    uint64     // lines dropped or failed to write, in all
+
+	kick chan struct{} // wakes the writer: cur holds flushAt bytes
+
+	wmu   sync.Mutex // one write to out at a time; guards the fields below it
+	out   io.Writer
+	spare []byte // the buffer the last write emptied
 }
 
-// New returns a logger writing to out; region and node are added to every line.
+const (
+	// flushAt is how much the writer is woken for before its interval.
+	flushAt = 64 << 10
+	// maxPending bounds the lines waiting for the writer: past it, a
+	// line is dropped rather than held.
+	maxPending = 4 << 20
+)
+
+// New returns a logger writing to out; region and node are added to every
+// line. Run must run for lines to be written (or Flush be called).
 func New(out io.Writer, region, node string) *Logger {
-	l := &Logger{buf: bufio.NewWriterSize(out, 64<<10), region: region, node: node}
+	l := &Logger{out: out, region: region, node: node, kick: make(chan struct{}, 1),
+		cur: make([]byte, 0, flushAt+flushAt/4), spare: make([]byte, 0, flushAt+flushAt/4)}
 	l.pool.New = func() any { b := make([]byte, 0, 1024); return &b }
 	return l
 }
 
-// Log writes e.
+// Log adds e's line. It does not wait for the disk: past maxPending bytes
+// waiting, the line is dropped and counted.
 func (l *Logger) Log(e *Entry) {
 	bp := l.pool.Get().(*[]byte)
 	b := AppendJSON((*bp)[:0], e, l.region, l.node)
 	l.mu.Lock()
-	l.buf.Write(b)
+	switch {
+	case len(l.cur)+len(b) > maxPending:
+		l.dropped++
+		l.lost++
+	default:
+		l.cur = append(l.cur, b...)
+		if len(l.cur) >= flushAt && !l.kicked {
+			l.kicked = true
+			select {
+			case l.kick <- struct{}{}:
+			default:
+			}
+		}
+	}
 	l.mu.Unlock()
 	*bp = b
 	l.pool.Put(bp)
+}
+
+// Lost returns how many lines were lost: dropped while the writer was
+// behind, or in a write that failed.
+func (l *Logger) Lost() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lost
 }
 
 // AppendJSON appends e as one JSON line.
@@ -271,24 +316,78 @@ func RedactQuery(raw string, names []string) string {
 	return string(out)
 }
 
-// Flush writes buffered lines out.
+// Flush writes the lines logged so far and returns the error of the write,
+// if it failed (those lines are counted in Lost).
 func (l *Logger) Flush() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Flush()
+	_, err := l.flush()
+	return err
 }
 
-// Run flushes every interval until ctx is done, then flushes once more.
-func (l *Logger) Run(ctx context.Context, interval time.Duration) {
+// flush is Flush; wrote says whether there was anything to write.
+func (l *Logger) flush() (wrote bool, err error) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.mu.Lock()
+	b, dropped := l.cur, l.dropped
+	l.cur, l.dropped, l.kicked = l.spare, 0, false
+	l.mu.Unlock()
+	if dropped > 0 {
+		b = appendDropped(b, dropped, l.region, l.node)
+	}
+	if len(b) > 0 {
+		if _, err = l.out.Write(b); err != nil {
+			n := uint64(bytes.Count(b, []byte{'\n'}))
+			if dropped > 0 {
+				n-- // the report: its lines are counted already
+			}
+			l.mu.Lock()
+			l.lost += n
+			l.mu.Unlock()
+		}
+	}
+	wrote = len(b) > 0
+	if cap(b) > 2*flushAt {
+		// A burst grew it; do not hold the memory for good.
+		b = make([]byte, 0, flushAt+flushAt/4)
+	}
+	l.spare = b[:0]
+	return wrote, err
+}
+
+// appendDropped appends the line that says how many lines were dropped
+// before it.
+func appendDropped(b []byte, n uint64, region, node string) []byte {
+	b = append(b, `{"time":"`...)
+	b = time.Now().UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","dropped_lines":`...)
+	b = strconv.AppendUint(b, n, 10)
+	b = appendStr(b, `,"region":`, region)
+	b = appendStr(b, `,"node":`, node)
+	return append(b, "}\n"...)
+}
+
+// Run writes the lines out whenever 64 KiB are waiting and every interval,
+// until ctx is done; then it writes once more. failed, if not nil, is told
+// of each write that fails after one that did not.
+func (l *Logger) Run(ctx context.Context, interval time.Duration, failed func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var last error
 	for {
 		select {
 		case <-ctx.Done():
 			l.Flush()
 			return
 		case <-t.C:
-			l.Flush()
+		case <-l.kick:
 		}
+		wrote, err := l.flush()
+		if !wrote {
+			continue
+		}
+		if err != nil && last == nil && failed != nil {
+			failed(err)
+		}
+		last = err
 	}
 }
