@@ -31,8 +31,8 @@ func (js *jsonBodyProcessor) ProcessRequest(reader io.Reader, v plugintypes.Tran
 	ss := s.String()
 	// Process with recursion limit
 	col := v.ArgsPost()
-	data, truncated, err := readJSON(ss, bpo.RequestBodyRecursionLimit, bpo.ArgumentLimit)
-	// The collection is populated before checking the error to still perform a best effort inspection of the payload.
+	// The collection is populated as the walk goes, before the error is
+	// checked, to still perform a best effort inspection of the payload.
 	//
 	// Add, not SetIndex: col is case-insensitive by default (and RESPONSE_ARGS
 	// always is, regardless of build tags), so two flattened keys that differ
@@ -42,11 +42,7 @@ func (js *jsonBodyProcessor) ProcessRequest(reader io.Reader, v plugintypes.Tran
 	// neither call knows about the other key. Add always appends, so both
 	// values survive under the collision exactly like a same-case collision
 	// already does. See GHSA-5gj4-9gm7-2fx2.
-	for key, values := range data {
-		for _, value := range values {
-			col.Add(key, value)
-		}
-	}
+	truncated, err := readJSON(ss, bpo.RequestBodyRecursionLimit, bpo.ArgumentLimit, col.Add)
 	if truncated {
 		v.ArgumentsLimitReached().(*collections.Single).Set("1")
 	}
@@ -73,15 +69,10 @@ func (js *jsonBodyProcessor) ProcessResponse(reader io.Reader, v plugintypes.Tra
 	ss := s.String()
 	// Process with recursion limit
 	col := v.ResponseArgs()
-	data, truncated, err := readJSON(ss, bpo.ResponseBodyRecursionLimit, bpo.ArgumentLimit)
-	// The collection is populated before checking the error to still perform a best effort inspection of the payload.
-	// See the comment in ProcessRequest: Add rather than SetIndex avoids a
-	// case-insensitive collision silently overwriting one value (GHSA-5gj4-9gm7-2fx2).
-	for key, values := range data {
-		for _, value := range values {
-			col.Add(key, value)
-		}
-	}
+	// See the comment in ProcessRequest: populated before the error is
+	// checked, and Add rather than SetIndex avoids a case-insensitive
+	// collision silently overwriting one value (GHSA-5gj4-9gm7-2fx2).
+	truncated, err := readJSON(ss, bpo.ResponseBodyRecursionLimit, bpo.ArgumentLimit, col.Add)
 	if truncated {
 		v.ArgumentsLimitReached().(*collections.Single).Set("1")
 	}
@@ -119,18 +110,24 @@ const flattenBytesFloor = 4096
 // errFlattenBudget stops the walk once the flattened form outgrows its budget.
 var errFlattenBudget = errors.New("flattened json exceeds its byte budget")
 
-// readJSON flattens s into a map[string][]string, stopping once argumentLimit
-// values have been collected (argumentLimit <= 0 means no limit). Without
-// this, a small body decoding to a wide flat structure (e.g. a JSON array of
-// millions of scalars) grows this map -- and, through it, ARGS_POST/
-// RESPONSE_ARGS -- without bound regardless of SecArgumentsLimit, exhausting
-// memory on a single request. See GHSA-3ww9-vw83-9w5x.
+// readJSON flattens s, passing each (flattened key, value) to emit in
+// document order (an array's length after its elements), and stops once
+// argumentLimit values have been collected (argumentLimit <= 0 means no
+// limit). Without this, a small body decoding to a wide flat structure (e.g.
+// a JSON array of millions of scalars) grows ARGS_POST/RESPONSE_ARGS without
+// bound regardless of SecArgumentsLimit, exhausting memory on a single
+// request. See GHSA-3ww9-vw83-9w5x.
+//
+// Rampart: upstream collects the pairs in a map[string][]string and then
+// copies the map into the collection, in the map's random order. Emitting
+// them saves the map and a slice per key (about 4% of a 4 KB JSON POST's
+// inspection) and gives the collection, and so the order rules see values
+// in, the document's order on every request.
 //
 // Array-length entries have their own cap of argumentLimit. truncated reports
 // either cap; outgrowing the byte budget is an error, since raising
 // SecArgumentsLimit does not help with it.
-func readJSON(s string, maxRecursion int, argumentLimit int) (res map[string][]string, truncated bool, err error) {
-	res = make(map[string][]string)
+func readJSON(s string, maxRecursion int, argumentLimit int, emit func(key, value string)) (truncated bool, err error) {
 	key := []byte("json")
 
 	byteBudget := len(s) * flattenBytesFactor
@@ -146,7 +143,7 @@ func readJSON(s string, maxRecursion int, argumentLimit int) (res map[string][]s
 	// rejected -- byteBudget is what keeps that walk short.
 	json := gjson.Parse(s)
 	usedBytes := 0
-	// argCount tracks the total number of values collected, not len(res):
+	// argCount tracks the total number of values collected, not distinct keys:
 	// a key collision (see GHSA-5gj4-9gm7-2fx2) appends more than one value
 	// under the same flattened key, so counting distinct keys would let
 	// SecArgumentsLimit undercount and admit more values than configured.
@@ -154,12 +151,12 @@ func readJSON(s string, maxRecursion int, argumentLimit int) (res map[string][]s
 	// lenCount counts array-length entries apart from argCount, so they do
 	// not use up SecArgumentsLimit.
 	lenCount := 0
-	truncated, err = readItems(json, key, maxRecursion, argumentLimit, byteBudget, &usedBytes, &argCount, &lenCount, res)
+	truncated, err = readItems(json, key, maxRecursion, argumentLimit, byteBudget, &usedBytes, &argCount, &lenCount, emit)
 	if errors.Is(err, errFlattenBudget) {
-		return res, truncated, fmt.Errorf("flattened form exceeds the %d byte budget for a %d byte body", byteBudget, len(s))
+		return truncated, fmt.Errorf("flattened form exceeds the %d byte budget for a %d byte body", byteBudget, len(s))
 	}
 	if err != nil {
-		return res, truncated, err
+		return truncated, err
 	}
 	// readItems's own recursion guard never fires when argumentLimit
 	// truncates the walk before it reaches a deeply nested tail:
@@ -171,12 +168,12 @@ func readJSON(s string, maxRecursion int, argumentLimit int) (res map[string][]s
 	// "fatal error: stack overflow" -- see GHSA-6gcq-wc29-5xf2. This iterative
 	// check bounds that recursion before Valid ever runs.
 	if jsonNestingExceedsLimit(s, maxRecursion) {
-		return res, truncated, errors.New("max recursion reached while reading json object")
+		return truncated, errors.New("max recursion reached while reading json object")
 	}
 	if !gjson.Valid(s) {
-		return res, truncated, errors.New("invalid JSON")
+		return truncated, errors.New("invalid JSON")
 	}
-	return res, truncated, nil
+	return truncated, nil
 }
 
 // jsonNestingExceedsLimit reports whether s, read as raw JSON text, ever
@@ -217,13 +214,13 @@ func jsonNestingExceedsLimit(s string, limit int) bool {
 	return false
 }
 
-// Transform JSON to a map[string][]string.
+// Transform JSON to flattened (key, value) pairs, passed to emit.
 // This function is recursive and will call itself for nested objects.
 // The limit in recursion is defined by maxItems.
 // Example input: {"data": {"name": "John", "age": 30}, "items": [1,2,3]}
-// Example output: map[string][]string{"json.data.name": {"John"}, "json.data.age": {"30"}, "json.items.0": {"1"}, "json.items.1": {"2"}, "json.items.2": {"3"}}
+// Example output: ("json.data.name", "John"), ("json.data.age", "30"), ("json.items.0", "1"), ("json.items.1", "2"), ("json.items.2", "3"), ("json.items", "3")
 // Example input: [{"data": {"name": "John", "age": 30}, "items": [1,2,3]}]
-// Example output: map[string][]string{"json.0.data.name": {"John"}, "json.0.data.age": {"30"}, "json.0.items.0": {"1"}, "json.0.items.1": {"2"}, "json.0.items.2": {"3"}}
+// Example output: ("json.0.data.name", "John"), ("json.0.data.age", "30"), ("json.0.items.0", "1"), ("json.0.items.1", "2"), ("json.0.items.2", "3"), ("json.0.items", "3"), ("json", "1")
 //
 // A nested path and a literal property name can flatten to the identical
 // string (e.g. {"account":{"role":"x"}} and {"account.role":"y"} both
@@ -235,7 +232,7 @@ func jsonNestingExceedsLimit(s string, limit int) bool {
 // Java class names used in deserialization attacks) as a substring of the
 // generated key, and escaping would break that detection for the common,
 // non-colliding case.
-func readItems(json gjson.Result, objKey []byte, maxRecursion int, argumentLimit int, byteBudget int, usedBytes *int, argCount *int, lenCount *int, res map[string][]string) (truncated bool, err error) {
+func readItems(json gjson.Result, objKey []byte, maxRecursion int, argumentLimit int, byteBudget int, usedBytes *int, argCount *int, lenCount *int, emit func(key, value string)) (truncated bool, err error) {
 	if argumentLimit > 0 && *argCount >= argumentLimit {
 		// Already at the configured SecArgumentsLimit: every recursive call
 		// rechecks this up front, so once the limit is hit no further level
@@ -271,7 +268,7 @@ func readItems(json gjson.Result, objKey []byte, maxRecursion int, argumentLimit
 		case gjson.JSON:
 			// call recursively with one less item to avoid doing infinite recursion
 			var nestedTruncated bool
-			nestedTruncated, iterationError = readItems(value, objKey, maxRecursion-1, argumentLimit, byteBudget, usedBytes, argCount, lenCount, res)
+			nestedTruncated, iterationError = readItems(value, objKey, maxRecursion-1, argumentLimit, byteBudget, usedBytes, argCount, lenCount, emit)
 			iterationTruncated = iterationTruncated || nestedTruncated
 			if iterationError != nil {
 				return false
@@ -296,8 +293,7 @@ func readItems(json gjson.Result, objKey []byte, maxRecursion int, argumentLimit
 			return false
 		}
 
-		k := string(objKey)
-		res[k] = append(res[k], val)
+		emit(string(objKey), val)
 		*usedBytes += len(objKey) + len(val)
 		*argCount++
 		objKey = objKey[:prevParentLength]
@@ -319,8 +315,7 @@ func readItems(json gjson.Result, objKey []byte, maxRecursion int, argumentLimit
 			if byteBudget > 0 && *usedBytes+len(objKey)+len(lenStr) > byteBudget {
 				iterationError = errFlattenBudget
 			} else {
-				k := string(objKey)
-				res[k] = append(res[k], lenStr)
+				emit(string(objKey), lenStr)
 				*usedBytes += len(objKey) + len(lenStr)
 				*lenCount++
 			}
