@@ -688,11 +688,8 @@ func (s *sqliState) blacklist() bool {
 		upper[i] = ch
 	}
 	fp := buf[:length+1]
-	// Note: buf/upper avoid an extra allocation for uppercasing, but the
-	// conversion to string here still allocates for each lookup because
-	// sqlKeywords is a map keyed by string. This allocation is currently
-	// unavoidable without changing the map's key type.
-	if val, ok := sqlKeywords[string(fp)]; ok {
+	// Rampart fork: keywordTable is sqlKeywords (rampart_keywords.go).
+	if val, ok := keywordTable.lookup(fp); ok {
 		return val == sqliTokenTypeFingerprint
 	}
 	return false
@@ -844,7 +841,7 @@ func (s *sqliState) lookupWord(lookupType int, word string) byte {
 		}
 		return byteNull
 	}
-	return searchKeyword(word, sqlKeywords)
+	return searchKeyword(word)
 }
 
 func (s *sqliState) reset(flags int) {

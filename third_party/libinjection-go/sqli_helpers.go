@@ -123,9 +123,9 @@ func toUpperCmp(expectedUpper, s string) bool {
 	return true
 }
 
-func searchKeyword(key string, keywords map[string]byte) byte {
+func searchKeyword(key string) byte {
 	// Rampart fork: an ASCII key is upper-cased in a buffer on the stack
-	// (the map lookup with string(buf) does not allocate); strings.ToUpper
+	// and looked up in keywordTable (rampart_keywords.go); strings.ToUpper
 	// gives the same string for ASCII. Other keys as before.
 	var buf [64]byte
 	if len(key) <= len(buf) {
@@ -142,7 +142,7 @@ func searchKeyword(key string, keywords map[string]byte) byte {
 			buf[i] = c
 		}
 		if ascii {
-			if val, ok := keywords[string(buf[:len(key)])]; ok {
+			if val, ok := keywordTable.lookup(buf[:len(key)]); ok {
 				return val
 			}
 			return byteNull
@@ -150,7 +150,7 @@ func searchKeyword(key string, keywords map[string]byte) byte {
 	}
 	upperKey := strings.ToUpper(key)
 
-	if val, ok := keywords[upperKey]; ok {
+	if val, ok := sqlKeywords[upperKey]; ok {
 		return val
 	}
 
