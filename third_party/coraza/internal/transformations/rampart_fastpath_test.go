@@ -5,6 +5,7 @@ package transformations
 
 import (
 	"math/rand"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode"
@@ -154,4 +155,32 @@ func base64decodeRef(src string, ext bool) string {
 	}
 
 	return dst.String()
+}
+
+// TestNormalisePathFastPath compares normalisePath with the filepath.Clean
+// form it shortcuts for values without '/' or '.' (Rampart fork).
+func TestNormalisePathFastPath(t *testing.T) {
+	ref := func(data string) (string, bool) {
+		clean := filepath.Clean(data)
+		if clean == "." {
+			return "", true
+		}
+		if data[len(data)-1] == '/' {
+			return clean + "/", data != clean+"/"
+		}
+		return clean, data != clean
+	}
+	parts := []string{"/", ".", "..", "a", "b", "\\", " ", "\x00", "é", "~"}
+	rng := rand.New(rand.NewSource(3))
+	for i := 0; i < 200000; i++ {
+		var b strings.Builder
+		for n := rng.Intn(8); n >= 0; n-- {
+			b.WriteString(parts[rng.Intn(len(parts))])
+		}
+		s := b.String()
+		want, wantChanged := ref(s)
+		if got, changed, _ := normalisePath(s); got != want || changed != wantChanged {
+			t.Fatalf("normalisePath(%q) = %q, %v; want %q, %v", s, got, changed, want, wantChanged)
+		}
+	}
 }
