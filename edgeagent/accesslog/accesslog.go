@@ -71,7 +71,7 @@ type Logger struct {
 
 	mu      sync.Mutex // guards the fields below it
 	cur     []byte     // lines not yet taken by the writer
-	dropped uint64     // lines dropped since the last write
+	dropped uint64     // lines lost since the last line written
 	kicked  bool       // the writer has been woken for cur
 	lost    uint64     // lines dropped or failed to write, in all
 
@@ -340,8 +340,11 @@ func (l *Logger) flush() (wrote bool, err error) {
 			if dropped > 0 {
 				n-- // the report: its lines are counted already
 			}
+			// The next line written reports these lines and the
+			// drops this write failed to report.
 			l.mu.Lock()
 			l.lost += n
+			l.dropped += dropped + n
 			l.mu.Unlock()
 		}
 	}

@@ -201,7 +201,8 @@ type writerFunc func([]byte) (int, error)
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // A failed write loses its lines: they are counted, Flush returns the
-// error, and Run reports a failure once, not on every interval.
+// error, Run reports a failure once, not on every interval, and the first
+// write afterwards says how many lines were lost.
 func TestFailedWritesAreCountedAndReportedOnce(t *testing.T) {
 	var fail atomic.Bool
 	fail.Store(true)
@@ -235,5 +236,22 @@ func TestFailedWritesAreCountedAndReportedOnce(t *testing.T) {
 	<-ran
 	if n := reports.Load(); n != 1 {
 		t.Fatalf("%d failures reported for one outage; want 1", n)
+	}
+	// The first write after the outage says how many lines were lost.
+	mu.Lock()
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	mu.Unlock()
+	var reported float64
+	for _, line := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		if d, ok := m["dropped_lines"].(float64); ok {
+			reported += d
+		}
+	}
+	if reported != 7 {
+		t.Fatalf("%v lines reported lost after the outage, want 7: %q", reported, lines)
 	}
 }
