@@ -72,7 +72,6 @@ type Logger struct {
 	mu      sync.Mutex // guards the fields below it
 	cur     []byte     // lines not yet taken by the writer
 	dropped uint64     // lines lost since the last line written
-	kicked  bool       // the writer has been woken for cur
 	lost    uint64     // lines dropped or failed to write, in all
 
 	kick chan struct{} // wakes the writer: cur holds flushAt bytes
@@ -111,8 +110,8 @@ func (l *Logger) Log(e *Entry) {
 		l.lost++
 	default:
 		l.cur = append(l.cur, b...)
-		if len(l.cur) >= flushAt && !l.kicked {
-			l.kicked = true
+		if len(l.cur) >= flushAt {
+			// A wake-up already pending (the channel is full) is enough.
 			select {
 			case l.kick <- struct{}{}:
 			default:
@@ -329,7 +328,7 @@ func (l *Logger) flush() (wrote bool, err error) {
 	defer l.wmu.Unlock()
 	l.mu.Lock()
 	b, dropped := l.cur, l.dropped
-	l.cur, l.dropped, l.kicked = l.spare, 0, false
+	l.cur, l.dropped = l.spare, 0
 	l.mu.Unlock()
 	if dropped > 0 {
 		b = appendDropped(b, dropped, l.region, l.node)

@@ -24,7 +24,7 @@ type pair struct{ key, value string }
 func flattenRef(doc string) ([]pair, error) {
 	dec := json.NewDecoder(strings.NewReader(doc))
 	dec.UseNumber()
-	var out []pair
+	out := []pair{} // not nil: a container that flattens to nothing is still compared
 	var value func(key string, tok json.Token) error
 	value = func(key string, tok json.Token) error {
 		switch t := tok.(type) {

@@ -125,8 +125,5 @@ func doBase64decode(src string, ext bool) string {
 		dst = append(dst, byte(x>>16), byte(x>>8))
 	}
 
-	if len(dst) == 0 {
-		return ""
-	}
 	return string(dst)
 }
